@@ -1,0 +1,109 @@
+"""``houses-tune data ...``: inspect, validate and download datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from houses_tune.errors import DatasetError
+
+_FOLDER = click.Path(file_okay=False, path_type=Path)
+
+
+@click.group()
+def data() -> None:
+    """Inspect, validate and download Houses datasets."""
+
+
+@data.command()
+@click.option(
+    "--dataset",
+    type=_FOLDER,
+    default=None,
+    help="Dataset folder (default: the embedded 535-house dataset).",
+)
+@click.option(
+    "--min-zip-count",
+    type=click.IntRange(min=0),
+    default=25,
+    show_default=True,
+    help="Drop houses whose zip code has fewer houses (0 keeps all).",
+)
+@click.option("--test-size", type=float, default=0.25, show_default=True)
+@click.option(
+    "--val-size",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Fraction of the training part held out for validation.",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Test split seed.")
+@click.option("--val-seed", type=int, default=0, show_default=True)
+def info(
+    dataset: Path | None,
+    min_zip_count: int,
+    test_size: float,
+    val_size: float,
+    seed: int,
+    val_seed: int,
+) -> None:
+    """Houses before/after the zip filter, zip codes, prices and split sizes."""
+    import numpy as np
+
+    from houses_tune.data import load_houses, make_splits
+
+    houses = load_houses(dataset, min_zip_count)
+    splits = make_splits(len(houses), test_size, val_size, seed, val_seed)
+    frame = houses.frame
+    label = " (embedded)" if dataset is None else ""
+    click.echo(f"dataset      {houses.folder}{label}")
+    click.echo(f"fingerprint  {houses.fingerprint[:16]}")
+    click.echo(
+        f"houses       {houses.total} total, {len(houses)} in zip codes with "
+        f">= {min_zip_count} houses"
+    )
+    stats = frame.groupby("zipcode")["price"].agg(["count", "median"])
+    click.echo(f"zip codes    {len(stats)}")
+    click.echo(f"  {'zipcode':>8} {'houses':>7} {'median price':>13}")
+    for zipcode, row in stats.sort_values("count", ascending=False).iterrows():
+        click.echo(f"  {zipcode:>8} {int(row['count']):>7} {row['median']:>13,.0f}")
+    prices = frame["price"]
+    click.echo(
+        f"price        min {prices.min():,.0f}  median {prices.median():,.0f}  "
+        f"mean {prices.mean():,.0f}  max {prices.max():,.0f}"
+    )
+    train_val = np.concatenate([splits.train, splits.val])
+    click.echo(
+        f"splits       train {len(splits.train)}, val {len(splits.val)}, "
+        f"test {len(splits.test)}; train+val {len(train_val)} "
+        f"(max price {prices.iloc[train_val].max():,.0f})"
+    )
+
+
+@data.command()
+@click.argument("path", type=_FOLDER)
+def validate(path: Path) -> None:
+    """Check a dataset folder and list every problem found (exit 2 if any)."""
+    from houses_tune.data import validate_folder
+
+    click.echo(f"validating {path} (decoding every photo)...", err=True)
+    problems = validate_folder(path)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise DatasetError(f"{path}: {len(problems)} problem(s) found")
+    click.echo(f"{path}: valid")
+
+
+@data.command()
+@click.argument("dest", type=_FOLDER)
+@click.option(
+    "--url", default=None, help="Zip archive to fetch (default: the dataset's GitHub repository)."
+)
+def download(dest: Path, url: str | None) -> None:
+    """Download the original full-resolution dataset into the new folder DEST."""
+    from houses_tune.data.download import DEFAULT_URL, download_dataset
+
+    folder = download_dataset(dest, url or DEFAULT_URL, log=lambda m: click.echo(m, err=True))
+    click.echo(str(folder))

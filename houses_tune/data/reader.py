@@ -1,0 +1,211 @@
+"""Reading and validating a Houses dataset folder; the zip filter.
+
+A folder holds ``HousesInfo.txt`` (space separated: bedrooms, bathrooms, area,
+zipcode, price; line n is house n) and ``<n>_<room>.jpg`` for the four rooms.
+Validation collects every problem rather than stopping at the first, so
+``houses-tune data validate`` can list them all; ``load_houses`` raises on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from houses_tune.data.photos import ROOMS, cached_photos, jpeg_problem, photo_path, read_photo
+from houses_tune.errors import DatasetError
+
+HOUSES_INFO = "HousesInfo.txt"
+COLUMNS = ("bedrooms", "bathrooms", "area", "zipcode", "price")
+MIN_HOUSES = 10  # fewer cannot give non-empty train, validation and test splits
+
+
+@dataclass(frozen=True, eq=False)
+class Houses:
+    """A validated dataset after the zip filter.
+
+    Attributes:
+        folder: Absolute dataset folder.
+        frame: Kept houses, RangeIndex 0..n-1; columns ``house`` (int, line number =
+            photo prefix), ``bedrooms``, ``bathrooms``, ``area`` (float), ``zipcode``
+            (int), ``price`` (float).
+        total: Houses in ``HousesInfo.txt`` before the filter.
+        min_zip_count: The filter: zip codes with fewer houses were dropped.
+        fingerprint: sha256 over ``HousesInfo.txt`` and every photo's name and bytes.
+    """
+
+    folder: Path
+    frame: pd.DataFrame
+    total: int
+    min_zip_count: int
+    fingerprint: str
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def photos(self, tile: int = 32) -> np.ndarray:
+        """Photos of the kept houses, decoded and resized, through the disk cache.
+
+        Args:
+            tile: Side of each photo in pixels (larger than the files is allowed).
+
+        Returns:
+            uint8 array ``(n, 4, tile, tile, 3)``, RGB, ``ROOMS`` order.
+
+        Raises:
+            DatasetError: A photo cannot be decoded (nothing is cached then).
+        """
+        every = cached_photos(self.folder, self.total, self.fingerprint, tile)
+        return every[self.frame["house"].to_numpy() - 1]
+
+
+@dataclass
+class _Scan:
+    frame: pd.DataFrame | None  # every house, or None when HousesInfo.txt is unusable
+    fingerprint: str
+    problems: list[str]
+
+
+def _parse_info(path: Path, data: bytes, problems: list[str]) -> tuple[pd.DataFrame | None, int]:
+    """Return every house (None if any line is bad) and the number of lines."""
+    # Parsed line by line (not pandas.read_csv) to name the line of every problem.
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        problems.append(f"{path}: not a text file")
+        return None, 0
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        problems.append(f"{path}: no houses (the file is empty)")
+        return None, 0
+    rows, before = [], len(problems)
+    for number, line in enumerate(lines, start=1):
+        where = f"{path} line {number}"
+        tokens = line.split()
+        if len(tokens) != len(COLUMNS):
+            problems.append(f"{where}: expected {len(COLUMNS)} columns, found {len(tokens)}")
+            continue
+        row = {"house": number}
+        for name, token in zip(COLUMNS, tokens, strict=True):
+            try:
+                value = float(token)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                problems.append(f"{where}: {name} is not a number: {token!r}")
+            elif name == "zipcode" and not value.is_integer():
+                problems.append(f"{where}: zipcode is not a whole number: {token!r}")
+            elif name in ("area", "price") and value <= 0:
+                problems.append(f"{where}: {name} must be positive, found {token}")
+            elif value < 0:
+                problems.append(f"{where}: {name} must not be negative, found {token}")
+            row[name] = value
+        rows.append(row)
+    if len(problems) > before:
+        return None, len(lines)
+    frame = pd.DataFrame(rows, columns=["house", *COLUMNS])
+    return frame.astype({"house": "int64", "zipcode": "int64"}), len(lines)
+
+
+def _scan(folder: Path, decode: bool) -> _Scan:
+    """Read and check a folder; fingerprint it on the way (each file is read once)."""
+    if not folder.is_dir():
+        return _Scan(None, "", [f"{folder}: no such folder"])
+    info = folder / HOUSES_INFO
+    try:
+        data = info.read_bytes()
+    except FileNotFoundError:
+        return _Scan(None, "", [f"{folder}: no {HOUSES_INFO} (not a Houses dataset folder)"])
+    except OSError as error:
+        return _Scan(None, "", [f"{info}: cannot read: {error.strerror}"])
+    problems: list[str] = []
+    frame, count = _parse_info(info, data, problems)
+    digest = hashlib.sha256(b"houses-tune dataset v1\0" + data)
+    for house in range(1, count + 1):  # line n is house n, even where line n is bad
+        for room in ROOMS:
+            path = photo_path(folder, house, room)
+            try:
+                photo = path.read_bytes()
+            except FileNotFoundError:
+                problems.append(f"{path} (house {house}): photo missing")
+                continue
+            except OSError as error:
+                problems.append(f"{path} (house {house}): cannot read: {error.strerror}")
+                continue
+            digest.update(f"\0{path.name}\0{len(photo)}\0".encode())
+            digest.update(photo)
+            problem = jpeg_problem(photo)
+            if problem is None and decode:
+                try:
+                    read_photo(path, 8, house)
+                except DatasetError:
+                    problem = "cannot be decoded as an image"
+            if problem is not None:
+                problems.append(f"{path} (house {house}): {problem}")
+    return _Scan(frame, digest.hexdigest(), problems)
+
+
+def validate_folder(folder: str | Path, decode: bool = True) -> list[str]:
+    """List every problem of a dataset folder (empty when it is valid).
+
+    Args:
+        folder: Dataset folder.
+        decode: Also decode every photo (slow on full-size photos); without it,
+            photos are checked for JPEG structure and truncation only.
+
+    Returns:
+        One line per problem, each naming the file and the line or house.
+    """
+    return _scan(Path(folder).expanduser().absolute(), decode).problems
+
+
+def _summary(problems: list[str]) -> str:
+    more = len(problems) - 1
+    if not more:
+        return problems[0]
+    return f"{problems[0]} (and {more} more; `houses-tune data validate` lists them)"
+
+
+def load_houses(folder: str | Path | None = None, min_zip_count: int = 25) -> Houses:
+    """Read, validate and zip-filter a Houses dataset.
+
+    Photos are checked for presence and truncation here; they are decoded lazily
+    by ``Houses.photos``.
+
+    Args:
+        folder: Dataset folder; ``None`` for the embedded dataset (535 houses,
+            64x64 photos).
+        min_zip_count: Drop houses whose zip code has fewer houses (0 keeps all).
+
+    Returns:
+        The filtered houses.
+
+    Raises:
+        DatasetError: The folder is invalid or the filter leaves too few houses.
+    """
+    if folder is None:
+        from houses_tune.data.embedded import embedded_dataset_path
+
+        folder = embedded_dataset_path()
+    folder = Path(folder).expanduser().absolute()
+    if min_zip_count < 0:
+        raise DatasetError(f"min_zip_count must be 0 or more, got {min_zip_count}")
+    scan = _scan(folder, decode=False)
+    if scan.problems:
+        raise DatasetError(_summary(scan.problems))
+    frame = scan.frame
+    assert frame is not None  # no problems means the info file parsed
+    counts = frame["zipcode"].map(frame["zipcode"].value_counts())
+    kept = frame[counts >= min_zip_count].reset_index(drop=True)
+    if len(kept) < MIN_HOUSES:
+        raise DatasetError(
+            f"{folder / HOUSES_INFO}: only {len(kept)} of {len(frame)} houses are in zip "
+            f"codes with at least {min_zip_count} houses; {MIN_HOUSES} are needed to split "
+            "(lower --min-zip-count)"
+        )
+    return Houses(folder, kept, len(frame), min_zip_count, scan.fingerprint)
