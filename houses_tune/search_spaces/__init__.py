@@ -1,0 +1,50 @@
+"""Search spaces: hyperparameter catalogue, presets, YAML spaces, blocks and the hypermodel.
+
+``Space``, ``load_space``, ``PRESETS`` and ``OBJECTIVE`` are plain Python; the
+Keras-dependent names (``HousesHyperModel``, ``build_model``, ``PriceMAPE``, ...)
+are imported on first use so that ``houses-tune spaces`` starts without Keras.
+"""
+
+from importlib import import_module
+
+from houses_tune.search_spaces.space import (
+    CATALOGUE,
+    DEFAULT_SPACE,
+    OBJECTIVE,
+    PRESETS,
+    Param,
+    Space,
+    encode_tuple,
+    load_space,
+    parse_tuple,
+)
+
+_LAZY = {
+    "HousesHyperModel": "houses_tune.search_spaces.hypermodel",
+    "build_model": "houses_tune.search_spaces.blocks",
+    "input_names": "houses_tune.search_spaces.blocks",
+    "select_inputs": "houses_tune.search_spaces.blocks",
+    "ROOMS": "houses_tune.search_spaces.blocks",
+    "PriceMAPE": "houses_tune.search_spaces.metrics",
+    "LogPriceMSE": "houses_tune.search_spaces.metrics",
+    "price_ape": "houses_tune.search_spaces.metrics",
+}
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_SPACE",
+    "OBJECTIVE",
+    "PRESETS",
+    "Param",
+    "Space",
+    "encode_tuple",
+    "load_space",
+    "parse_tuple",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,354 @@
+"""Building blocks ``(hp, inputs, **args) -> tensor`` and the function that assembles them.
+
+Each block registers its hyperparameters under its own ``hp.name_scope``. An
+argument left ``None`` is tuned over the full catalogue range, a ``Param`` is
+tuned over that (narrowed) range, and a plain value is fixed (``hp.Fixed``).
+``build_model`` opens the ``hp.conditional_scope``s, so montage-only,
+branched-only and attribute-only hyperparameters are active only when they apply.
+Models use plain Keras layers only (no ``Lambda``, no ``tf.*``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from keras import layers
+
+from houses_tune.search_spaces.metrics import LogPriceMSE, PriceMAPE
+from houses_tune.search_spaces.space import (
+    ATTRIBUTES,
+    BRANCHED,
+    CATALOGUE,
+    MONTAGE,
+    PHOTOS,
+    Param,
+    Space,
+    encode_tuple,
+    parse_tuple,
+)
+
+# Same order as houses_tune.data.ROOMS (kept here so models build without the data layer).
+ROOMS = ("bathroom", "bedroom", "frontal", "kitchen")
+PHOTO_INPUTS = ("montage", *ROOMS)
+
+
+def register(hp, name: str, param: Param) -> Any:
+    """Register ``param`` on ``hp`` as ``name`` (relative to the current name scope).
+
+    Returns:
+        The trial's value, or ``None`` when the parameter is inactive.
+    """
+    if param.is_fixed:
+        return hp.Fixed(name, param.default)
+    if param.is_choice and all(isinstance(v, bool) for v in param.values):
+        return hp.Boolean(name, default=param.default)  # Choice would turn bools into ints
+    if param.is_choice:
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in param.values)
+        return hp.Choice(name, list(param.values), ordered=numeric, default=param.default)
+    return hp.Float(
+        name, param.min, param.max, step=param.step, sampling=param.sampling, default=param.default
+    )
+
+
+def tune(hp, name: str, arg: Any = None) -> Any:
+    """Register catalogue hyperparameter ``name`` according to a block argument.
+
+    Args:
+        hp: The trial's ``HyperParameters``, inside the block's name scope.
+        name: Full catalogue name, e.g. ``"montage/filters"``; registered by its last part.
+        arg: ``None`` (tune the full range), a ``Param`` (tune that), or a value (fix it;
+            tuples are encoded as ``"16-32-64"``).
+    """
+    local = name.rsplit("/", 1)[-1]
+    if arg is None:
+        arg = CATALOGUE[name]
+    if isinstance(arg, Param):
+        return register(hp, local, arg)
+    if isinstance(arg, (tuple, list)):
+        arg = encode_tuple(arg)
+    return hp.Fixed(local, arg)
+
+
+def attribute_tower(hp, attributes, widths=None):
+    """MLP over scaled attributes: ReLU dense layers of the given widths (``attributes/widths``).
+
+    Args:
+        hp: Trial hyperparameters.
+        attributes: Float tensor ``(batch, n_attributes)``.
+        widths: Layer widths, e.g. ``(8, 4)``; ``None`` tunes them.
+    """
+    with hp.name_scope("attributes"):
+        widths = parse_tuple(tune(hp, "attributes/widths", widths))
+        x = attributes
+        for i, width in enumerate(widths, 1):
+            x = layers.Dense(width, activation="relu", name=f"attributes_dense_{i}")(x)
+        return x
+
+
+def conv_tower(filters: Sequence[int], kernel_size: int, batch_norm: bool, name: str):
+    """The tutorial's photo tower as a reusable model: /255, then per filter count
+    Conv2D(same) -> ReLU -> BatchNorm -> MaxPool(2), then Flatten.
+
+    A ``keras.Sequential`` so one tower can be applied to several photos (shared weights).
+    """
+    stack = [layers.Rescaling(1.0 / 255, name=f"{name}_rescale")]
+    for i, count in enumerate(filters, 1):
+        stack.append(layers.Conv2D(count, kernel_size, padding="same", name=f"{name}_conv_{i}"))
+        stack.append(layers.ReLU(name=f"{name}_relu_{i}"))
+        if batch_norm:
+            stack.append(layers.BatchNormalization(axis=-1, name=f"{name}_bn_{i}"))
+        stack.append(layers.MaxPooling2D((2, 2), name=f"{name}_pool_{i}"))
+    stack.append(layers.Flatten(name=f"{name}_flatten"))
+    return keras.Sequential(stack, name=name)
+
+
+def montage_photos(
+    hp,
+    montage,
+    filters=None,
+    kernel_size=None,
+    batch_norm=None,
+    units=None,
+    dropout=None,
+    output_units=None,
+):
+    """The tutorial CNN over the 2x2 montage (hyperparameters ``montage/*``).
+
+    Conv tower, then Dense(units) -> ReLU -> BatchNorm -> Dropout -> Dense(output_units) -> ReLU.
+
+    Args:
+        hp: Trial hyperparameters.
+        montage: uint8 tensor ``(batch, 2*tile, 2*tile, 3)``.
+        filters, kernel_size, batch_norm, units, dropout, output_units: ``None`` tunes.
+    """
+    with hp.name_scope("montage"):
+        filters = parse_tuple(tune(hp, "montage/filters", filters))
+        kernel_size = tune(hp, "montage/kernel_size", kernel_size)
+        batch_norm = tune(hp, "montage/batch_norm", batch_norm)
+        units = tune(hp, "montage/units", units)
+        dropout = tune(hp, "montage/dropout", dropout)
+        output_units = tune(hp, "montage/output_units", output_units)
+        x = conv_tower(filters, kernel_size, batch_norm, "montage_tower")(montage)
+        x = layers.Dense(units, name="montage_dense")(x)
+        x = layers.ReLU(name="montage_relu")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(axis=-1, name="montage_bn")(x)
+        x = layers.Dropout(dropout, name="montage_dropout")(x)
+        return layers.Dense(output_units, activation="relu", name="montage_output")(x)
+
+
+def branched_photos(
+    hp,
+    photos: Sequence,
+    filters=None,
+    kernel_size=None,
+    batch_norm=None,
+    weights=None,
+    units=None,
+    aggregate=None,
+):
+    """Four photos through conv towers, embedded, then aggregated (``branched/*``).
+
+    Each photo: conv tower -> Dense(units) -> ReLU, with one tower for all rooms
+    (``weights="shared"``) or one per room. The four embeddings are combined by
+    concatenation, mean, attention weights (softmax over the photos of a learned
+    score) or an LSTM over the sequence bathroom, bedroom, frontal, kitchen.
+
+    Args:
+        hp: Trial hyperparameters.
+        photos: Four uint8 tensors ``(batch, tile, tile, 3)`` in ``ROOMS`` order.
+        filters, kernel_size, batch_norm, weights, units, aggregate: ``None`` tunes.
+    """
+    with hp.name_scope("branched"):
+        filters = parse_tuple(tune(hp, "branched/filters", filters))
+        kernel_size = tune(hp, "branched/kernel_size", kernel_size)
+        batch_norm = tune(hp, "branched/batch_norm", batch_norm)
+        weights = tune(hp, "branched/weights", weights)
+        units = tune(hp, "branched/units", units)
+        aggregate = tune(hp, "branched/aggregate", aggregate)
+
+        def tower(name):
+            model = conv_tower(filters, kernel_size, batch_norm, name)
+            model.add(layers.Dense(units, activation="relu", name=f"{name}_embed"))
+            return model
+
+        shared = tower("photo_tower") if weights == "shared" else None
+        towers = [shared or tower(f"{room}_tower") for room in ROOMS]
+        embedded = [t(photo) for t, photo in zip(towers, photos, strict=True)]
+        if aggregate == "concat":
+            return layers.Concatenate(name="photos_concat")(embedded)
+        if aggregate == "mean":
+            return layers.Average(name="photos_mean")(embedded)
+        rows = [
+            layers.Reshape((1, units), name=f"{r}_step")(e)
+            for r, e in zip(ROOMS, embedded, strict=True)
+        ]
+        sequence = layers.Concatenate(axis=1, name="photos_sequence")(rows)  # (batch, 4, units)
+        if aggregate == "lstm":
+            return layers.LSTM(units, name="photos_lstm")(sequence)
+        if aggregate != "attention":
+            raise ValueError(f"unknown aggregate {aggregate!r}")
+        scores = layers.Dense(1, name="photos_attention_score")(sequence)  # (batch, 4, 1)
+        attention = layers.Softmax(axis=1, name="photos_attention")(scores)
+        pooled = layers.Dot(axes=1, name="photos_weighted_sum")([attention, sequence])
+        return layers.Flatten(name="photos_attended")(pooled)  # (batch, units)
+
+
+def fusion_head(hp, features: Sequence, units=None, dropout=None, bias: float = 0.0):
+    """Concatenate tower outputs -> [Dense(units) ReLU] -> [Dropout] -> Dense(1) linear.
+
+    The output unit is float32 so the model also works under mixed precision.
+
+    Args:
+        hp: Trial hyperparameters.
+        features: One or two feature tensors.
+        units: Width of the ReLU dense layer, 0 for none; ``None`` tunes it (``head/units``).
+        dropout: Dropout rate before the output; ``None`` tunes it (``head/dropout``).
+        bias: Initial value of the output bias (not a hyperparameter).
+    """
+    with hp.name_scope("head"):
+        units = tune(hp, "head/units", units)
+        dropout = tune(hp, "head/dropout", dropout)
+        x = features[0] if len(features) == 1 else layers.Concatenate(name="fusion")(list(features))
+        if units:
+            x = layers.Dense(units, activation="relu", name="head_dense")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout")(x)
+        return layers.Dense(
+            1,
+            activation="linear",
+            dtype="float32",
+            name="price",
+            bias_initializer=keras.initializers.Constant(bias),
+        )(x)
+
+
+@contextlib.contextmanager
+def _when(hp, space: Space, conditions):
+    """Enter the conditional scopes ``conditions``; yield whether they hold for this trial.
+
+    Branches that ``space`` rules out (a parent fixed elsewhere) are skipped
+    entirely, so their hyperparameters never enter the tuner's space.
+    """
+    if not all(space.can_take(parent, *values) for parent, values in conditions):
+        yield False
+        return
+    with contextlib.ExitStack() as stack:
+        for parent, values in conditions:
+            stack.enter_context(hp.conditional_scope(parent, list(values)))
+        yield all(hp.values.get(parent) in values for parent, values in conditions)
+
+
+def _loss(name: str, transform: str):
+    losses = {
+        "mape": keras.losses.MeanAbsolutePercentageError,
+        "mae": keras.losses.MeanAbsoluteError,
+        "mse": keras.losses.MeanSquaredError,
+        "huber": keras.losses.Huber,
+    }
+    if name == "msle":
+        return LogPriceMSE(transform)
+    return losses[name]()
+
+
+def build_model(
+    hp, space: Space, n_attributes: int, transforms: Callable[[str], Any], train_prices: np.ndarray
+) -> keras.Model:
+    """Assemble the blocks for one trial and compile the model.
+
+    Args:
+        hp: The trial's ``keras_tuner.HyperParameters``.
+        space: The search space (fixes or narrows what the blocks tune).
+        n_attributes: Width of the attribute vector.
+        transforms: ``ModelData.transform``: target transform name -> fitted ``TargetTransform``.
+        train_prices: Training prices in dollars (to start the output bias at the
+            mean target where the zero start would be far off).
+
+    Returns:
+        A compiled ``keras.Model`` whose inputs are named like ``ModelData.inputs`` keys
+        and whose one float32 output is the target in the trial's transform space.
+    """
+    p = space.params
+    modality = register(hp, "modality", p["modality"])
+    target = register(hp, "target_transform", p["target_transform"])
+    loss = register(hp, "loss", p["loss"])
+    optimizer = register(hp, "optimizer", p["optimizer"])
+    learning_rate = register(hp, "learning_rate", p["learning_rate"])
+    register(hp, "batch_size", p["batch_size"])  # used by HousesHyperModel.fit
+
+    inputs, features = {}, []
+    with _when(hp, space, (ATTRIBUTES,)) as active:
+        if active:
+            inputs["attributes"] = keras.Input((n_attributes,), name="attributes")
+            features.append(attribute_tower(hp, inputs["attributes"], p["attributes/widths"]))
+    with _when(hp, space, (PHOTOS,)) as active:
+        if active:
+            tile = register(hp, "tile", p["tile"])
+            register(hp, "photos/input", p["photos/input"])  # parent of the two layouts
+            # Nested in the photos scope: the layout's parent only exists when photos are used.
+            with _when(hp, space, (MONTAGE,)) as montage:
+                if montage:
+                    inputs["montage"] = keras.Input(
+                        (2 * tile, 2 * tile, 3), dtype="uint8", name="montage"
+                    )
+                    args = {
+                        k: p[f"montage/{k}"]
+                        for k in (
+                            "filters",
+                            "kernel_size",
+                            "batch_norm",
+                            "units",
+                            "dropout",
+                            "output_units",
+                        )
+                    }
+                    features.append(montage_photos(hp, inputs["montage"], **args))
+            with _when(hp, space, (BRANCHED,)) as branched:
+                if branched:
+                    for room in ROOMS:
+                        inputs[room] = keras.Input((tile, tile, 3), dtype="uint8", name=room)
+                    args = {
+                        k: p[f"branched/{k}"]
+                        for k in (
+                            "filters",
+                            "kernel_size",
+                            "batch_norm",
+                            "weights",
+                            "units",
+                            "aggregate",
+                        )
+                    }
+                    features.append(branched_photos(hp, [inputs[r] for r in ROOMS], **args))
+    if not features:
+        raise ValueError(f"modality {modality!r} leaves the model without inputs")
+
+    transform = transforms(target)
+    # A zero output bias is fine for price/max price (about 0.1) but would be
+    # thousands of steps away from ln(price) (about 13), and msle needs y_pred > 0.
+    bias = 0.0
+    if target == "log" or loss == "msle":
+        bias = float(np.mean(transform.forward(np.asarray(train_prices))))
+    output = fusion_head(hp, features, p["head/units"], p["head/dropout"], bias=bias)
+
+    model = keras.Model(inputs, output, name=f"houses_{modality}")
+    make_optimizer = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW}[optimizer]
+    model.compile(
+        optimizer=make_optimizer(learning_rate=learning_rate),
+        loss=_loss(loss, target),
+        metrics=[PriceMAPE(transform.name, transform.scale)],
+    )
+    return model
+
+
+def input_names(model: keras.Model) -> list[str]:
+    """Names of the inputs ``model`` takes (a subset of ``ModelData.inputs`` keys)."""
+    return [tensor.name for tensor in model.inputs]
+
+
+def select_inputs(model: keras.Model, arrays: dict) -> dict:
+    """Keep only the arrays ``model`` takes (Keras rejects unexpected dict keys)."""
+    return {name: arrays[name] for name in input_names(model)}

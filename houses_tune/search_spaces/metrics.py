@@ -1,0 +1,125 @@
+"""The objective metric and the log-price loss, in backend-agnostic ``keras.ops``.
+
+Both are registered serializable, so saved models load with ``safe_mode=True``.
+"""
+
+import keras
+from keras import ops
+
+# exp() of a larger log-price error overflows float32; such a prediction is
+# hopeless anyway, so its error is capped (at about 5e34 %) instead of inf/NaN.
+_MAX_LOG_ERROR = 80.0
+
+
+def price_ape(y_true, y_pred, transform: str, scale: float = 1.0):
+    """Absolute percentage errors (in %) of prices, from targets in ``transform`` space.
+
+    Args:
+        y_true: True targets, as produced by ``TargetTransform.forward``.
+        y_pred: Predicted targets, same space.
+        transform: ``"max_scale"`` (target = price / scale) or ``"log"`` (target = ln price).
+        scale: The max_scale divisor (ignored for ``log``).
+
+    Returns:
+        A float32 tensor of ``100 * |price_true - price_pred| / price_true``, flattened.
+    """
+    y_true = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+    y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
+    if transform == "log":
+        # |p - q| / p = |1 - exp(ln q - ln p)|: no dollars-sized floats needed.
+        ratio = ops.exp(ops.clip(y_pred - y_true, -_MAX_LOG_ERROR, _MAX_LOG_ERROR))
+        return 100.0 * ops.abs(1.0 - ratio)
+    if transform != "max_scale":
+        raise ValueError(f"unknown target transform {transform!r}")
+    prices_true, prices_pred = y_true * scale, y_pred * scale
+    denominator = ops.maximum(ops.abs(prices_true), keras.config.epsilon())
+    return 100.0 * ops.abs(prices_true - prices_pred) / denominator
+
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class PriceMAPE(keras.metrics.Metric):
+    """Mean absolute percentage error on prices in dollars, whatever the target transform.
+
+    Reported as ``price_mape`` (``val_price_mape`` on validation data): the
+    objective of every trial, so trials with different losses and target
+    transforms are compared on the same scale.
+
+    Args:
+        transform: The trial's target transform name (``"max_scale"`` or ``"log"``).
+        scale: The transform's scale (max training price for ``max_scale``).
+        name: Metric name.
+        dtype: Metric dtype.
+    """
+
+    def __init__(self, transform="max_scale", scale=1.0, name="price_mape", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.transform = transform
+        self.scale = float(scale)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Accumulate the percentage errors of one batch."""
+        errors = price_ape(y_true, y_pred, self.transform, self.scale)
+        weights = ops.ones_like(errors)
+        if sample_weight is not None:
+            weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,)) * weights
+        self.total.assign_add(ops.cast(ops.sum(errors * weights), self.dtype))
+        self.count.assign_add(ops.cast(ops.sum(weights), self.dtype))
+
+    def result(self):
+        """The mean percentage error so far."""
+        return ops.divide_no_nan(self.total, self.count)
+
+    def reset_state(self):
+        """Forget accumulated errors."""
+        self.total.assign(0.0)
+        self.count.assign(0.0)
+
+    def get_config(self):
+        """Config for serialization."""
+        return {
+            "transform": self.transform,
+            "scale": self.scale,
+            "name": self.name,
+            "dtype": self.dtype,
+        }
+
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class LogPriceMSE(keras.losses.Loss):
+    """The ``msle`` loss: mean squared error of ln(price), for either target transform.
+
+    Under ``log`` the network predicts ln(price), so this is plain MSE. Under
+    ``max_scale`` it is ``(ln max(y_pred, 1e-6) - ln y_true)^2`` (the scale cancels
+    out). Unlike ``keras.losses.MSLE`` there is no ``+1`` inside the log, which
+    would make it nearly MSE for targets around 0.1.
+
+    Args:
+        transform: The trial's target transform name.
+        name: Loss name.
+        reduction: Keras loss reduction.
+        dtype: Loss dtype.
+    """
+
+    def __init__(
+        self,
+        transform="max_scale",
+        name="log_price_mse",
+        reduction="sum_over_batch_size",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.transform = transform
+
+    def call(self, y_true, y_pred):
+        """Per-example squared log-price error."""
+        y_true = ops.cast(y_true, y_pred.dtype)
+        if self.transform != "log":
+            y_pred = ops.log(ops.maximum(y_pred, 1e-6))
+            y_true = ops.log(ops.maximum(y_true, 1e-6))
+        return ops.mean(ops.square(y_pred - y_true), axis=-1)
+
+    def get_config(self):
+        """Config for serialization."""
+        return {**super().get_config(), "transform": self.transform}
