@@ -1,0 +1,1 @@
+"""Run folders, trial listings, export of the best model, reports and prediction."""

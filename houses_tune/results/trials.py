@@ -1,0 +1,55 @@
+"""Listing a run's trials: a rich table for people, JSON for programs."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+
+from houses_tune.results.run_dir import TrialRecord
+
+
+def _format_value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_hyperparameters(values: dict) -> str:
+    """``name=value`` pairs, one line, in the space's order."""
+    return "  ".join(f"{name}={_format_value(value)}" for name, value in values.items())
+
+
+def trials_table(records: list[TrialRecord], title: str | None = None) -> Table:
+    """A table of trials (best first, as given): id, status, epochs, objective, hyperparameters.
+
+    Args:
+        records: Trials, usually ``RunDir.trials()``.
+        title: Optional table title.
+    """
+    table = Table(title=title, title_justify="left")
+    table.add_column("trial")
+    table.add_column("status")
+    table.add_column("epochs", justify="right")
+    table.add_column("best epoch", justify="right")
+    table.add_column("val MAPE %", justify="right")
+    table.add_column("hyperparameters", overflow="fold")
+    for record in records:
+        score = "-" if record.score is None else f"{record.score:.2f}"
+        details = format_hyperparameters(record.hyperparameters)
+        if record.message:
+            details = f"{details}\n[red]{record.message}[/red]" if details else record.message
+        table.add_row(
+            record.trial_id,
+            record.status,
+            "-" if record.epochs is None else str(record.epochs),
+            "-" if record.best_epoch is None else str(record.best_epoch),
+            score,
+            details,
+        )
+    return table
+
+
+def trials_json(records: list[TrialRecord]) -> str:
+    """Trials as a JSON array (``TrialRecord.to_dict`` each), best first."""
+    return json.dumps([record.to_dict() for record in records], indent=2)

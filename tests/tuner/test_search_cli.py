@@ -1,0 +1,91 @@
+"""``houses-tune search`` flag validation, ``--dry-run`` and ``board``, without training."""
+
+import subprocess
+
+import pytest
+
+from houses_tune.cli import main
+from houses_tune.results.run_dir import write_json_atomic
+
+
+def _run(argv, capsys):
+    """Run the CLI; return (exit code, stdout, stderr)."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget", "0"], "at least 1 epoch"),
+        (["--budget", "lots"], "neither a number of epochs"),
+        (["--budget", "0m"], "longer than 0 seconds"),
+        (["--budget", "5", "--space", "nope"], "unknown space 'nope'"),
+        (["--budget", "5", "--tuner", "grid"], "'grid' is not one of"),
+        (["--budget", "5", "--dataset", "/no/such/folder"], "does not exist"),
+        (["--budget", "5", "--max-epochs", "0"], "--max-epochs"),
+        (["--budget", "5", "--factor", "1"], "--factor"),
+        (["--budget", "5", "--val-size", "0"], "--val-size"),
+        ([], "--budget is required"),
+        (["--budget", "5", "--run", "x", "--resume", "--overwrite"], "either --resume or"),
+        (["--resume"], "--resume needs --run"),
+        (["--budget", "5", "--run", "missing", "--resume"], "not a run to resume"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line_and_write_nothing(args, message, tmp_path, capsys):
+    results = tmp_path / "results"
+    code, out, err = _run(["search", "--results-dir", str(results), *args], capsys)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("Error: ") and err.count("\n") == 1 and message in err
+    assert not results.exists()
+
+
+def test_existing_run_needs_resume_or_overwrite(tmp_path, capsys):
+    (tmp_path / "results" / "old").mkdir(parents=True)
+    code, _, err = _run(["search", "--budget", "5", "--results-dir", str(tmp_path / "results"),
+                         "--run", "old"], capsys)  # fmt: skip
+    assert code == 2 and "use --resume to continue it or --overwrite" in err
+
+
+def test_dry_run_prints_the_plan_on_stdout(tmp_path, capsys):
+    results = tmp_path / "results"
+    code, out, _ = _run(["search", "--budget", "200", "--dry-run", "--results-dir", str(results)],
+                        capsys)  # fmt: skip
+    assert code == 0
+    assert "max_epochs=18" in out and "Total: 30 trials, 196 epochs" in out
+    assert not results.exists()
+
+
+def test_board_starts_tensorboard_on_localhost(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    (run / "tensorboard").mkdir(parents=True)
+    write_json_atomic(run / "run.json", {"status": "finished", "search": {}})
+    launched = []
+
+    class FakeTensorBoard:
+        def __init__(self, command):
+            launched.append(command)
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakeTensorBoard)
+    code, out, _ = _run(["board", str(run), "--port", "6123"], capsys)
+    assert code == 0
+    command = launched[0]
+    assert command[1:3] == ["-m", "tensorboard.main"]
+    assert command[command.index("--logdir") + 1] == str(run / "tensorboard")
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "6123"
+    assert "http://127.0.0.1:6123/" in out
+
+
+def test_board_refuses_a_non_run(tmp_path, capsys):
+    code, _, err = _run(["board", str(tmp_path)], capsys)
+    assert code == 2 and "not a houses-tune run" in err
