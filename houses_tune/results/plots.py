@@ -1,0 +1,103 @@
+"""The report's plots, rendered off-screen (matplotlib Agg) to PNG bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+
+def _figure(width: float = 6.0, height: float = 4.0):
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: reports are written from terminals and CI
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100)
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray) -> bytes:
+    """Scatter of predicted against actual test prices, with the perfect-prediction line."""
+    figure = _figure(5.5, 5.0)
+    axes = figure.subplots()
+    axes.scatter(actual, predicted, s=14, alpha=0.7)
+    low = float(min(np.min(actual), np.min(predicted)))
+    high = float(max(np.max(actual), np.max(predicted)))
+    axes.plot([low, high], [low, high], color="gray", linestyle="--", label="predicted = actual")
+    if low > 0:  # log axes spread the usual 50k-5M range; a poor model may predict <= 0
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        low, high = low / 1.1, high * 1.1
+    else:
+        margin = 0.05 * (high - low)
+        low, high = low - margin, high + margin
+    axes.set_xlim(low, high)
+    axes.set_ylim(low, high)
+    axes.set_xlabel("actual price ($)")
+    axes.set_ylabel("predicted price ($)")
+    axes.set_title("Test houses: predicted vs actual")
+    axes.legend()
+    return _png(figure)
+
+
+def error_distribution(percent_errors: np.ndarray) -> bytes:
+    """Histogram of signed percentage errors on the test houses."""
+    figure = _figure()
+    axes = figure.subplots()
+    axes.hist(percent_errors, bins=min(30, max(5, len(percent_errors) // 3)), color="tab:blue")
+    axes.axvline(0, color="gray", linestyle="--")
+    axes.set_xlabel("error (% of actual price; > 0 over-estimates)")
+    axes.set_ylabel("houses")
+    axes.set_title("Distribution of percentage errors")
+    return _png(figure)
+
+
+def learning_curves(history: dict) -> bytes:
+    """Training loss and price MAPE per epoch of the final fit (one panel each)."""
+    keys = [k for k in ("loss", "price_mape") if k in history] or sorted(history)[:2]
+    figure = _figure(4.0 * max(1, len(keys)), 3.5)
+    for index, key in enumerate(keys, start=1):
+        axes = figure.add_subplot(1, len(keys), index)
+        values = history[key]
+        axes.plot(range(1, len(values) + 1), values, marker="." if len(values) < 50 else None)
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel(key)
+        axes.set_title(f"final fit: {key}")
+    return _png(figure)
+
+
+def trials_scatter(epochs: list[int], scores: list[float], best: int | None = None) -> bytes:
+    """Every finished trial's validation MAPE against the epochs it trained.
+
+    Args:
+        epochs: epochs per trial.
+        scores: validation MAPE (%) per trial.
+        best: index of the exported trial, highlighted.
+    """
+    figure = _figure()
+    axes = figure.subplots()
+    axes.scatter(epochs, scores, s=16, alpha=0.7, label="trial")
+    if best is not None:
+        axes.scatter(
+            [epochs[best]],
+            [scores[best]],
+            s=80,
+            marker="*",
+            color="tab:red",
+            label="exported trial",
+        )
+    axes.set_xlabel("epochs trained")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("validation MAPE (%)")
+    axes.set_title("Search: validation MAPE of every trial")
+    axes.legend()
+    return _png(figure)

@@ -1,0 +1,206 @@
+"""``houses-tune predict``: prices for new houses from an exported ``model.keras``.
+
+Houses come from a CSV with a header (``bedrooms,bathrooms,area,zipcode`` and an optional
+``id`` column) or from a dataset folder (``HousesInfo.txt``: space separated, no header,
+house ids are line numbers). Photos are ``<id>_<room>.jpg`` and are read and resized by
+the data layer's ``read_photo``, exactly as for training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from houses_tune.errors import DatasetError, PredictError
+
+NUMBERS = ("bedrooms", "bathrooms", "area", "zipcode")
+ID_COLUMNS = ("id", "house")
+HOUSES_INFO = "HousesInfo.txt"
+
+
+@dataclass
+class HouseTable:
+    """Houses to predict.
+
+    Attributes:
+        frame: columns ``id`` (when known), bedrooms, bathrooms, area (float), zipcode (int).
+        source: the file read, for messages.
+        lines: line number in ``source`` of each row, for messages.
+        images: default photo folder (the dataset folder), or None.
+    """
+
+    frame: pd.DataFrame
+    source: Path
+    lines: list[int]
+    images: Path | None = None
+
+
+@dataclass
+class Predictions:
+    """Result of ``predict_houses``.
+
+    Attributes:
+        frame: the input columns plus ``predicted_price`` (dollars).
+        unseen_zips: zip codes the model never saw (predicted with an all-zero one-hot).
+    """
+
+    frame: pd.DataFrame
+    unseen_zips: list[int]
+
+
+def read_house_table(path: str | Path) -> HouseTable:
+    """Read houses from a CSV with a header, or from a dataset folder / ``HousesInfo.txt``.
+
+    Raises:
+        PredictError: missing file, missing column, or a bad value (naming the line).
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / HOUSES_INFO
+    if not path.is_file():
+        raise PredictError(f"{path}: no such file")
+    if path.name == HOUSES_INFO:
+        return _read_dataset_info(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+        raise PredictError(f"{path}: not a readable CSV file ({error})") from None
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    missing = [c for c in NUMBERS if c not in raw.columns]
+    if missing:
+        raise PredictError(
+            f"{path}: missing column(s) {', '.join(missing)}; a header with "
+            f"{','.join(NUMBERS)} (and optionally id) is needed"
+        )
+    id_column = next((c for c in ID_COLUMNS if c in raw.columns), None)
+    ids = raw[id_column].str.strip().tolist() if id_column else None
+    lines = list(range(2, len(raw) + 2))  # line 1 is the header
+    frame = _parse_numbers(path, raw[list(NUMBERS)].values.tolist(), lines, ids)
+    return HouseTable(frame, path, lines)
+
+
+def _read_dataset_info(path: Path) -> HouseTable:
+    rows, lines = [], []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        tokens = line.split()
+        # Bedrooms, bathrooms, area, zipcode; a fifth column (the price) is ignored.
+        if len(tokens) not in (4, 5):
+            raise PredictError(
+                f"{path} line {number} (house {number}): expected 4 or 5 columns, "
+                f"found {len(tokens)}"
+            )
+        rows.append(tokens[:4])
+        lines.append(number)
+    if not rows:
+        raise PredictError(f"{path}: no houses")
+    frame = _parse_numbers(path, rows, lines, [str(n) for n in lines])
+    return HouseTable(frame, path, lines, images=path.parent)
+
+
+def _parse_numbers(path: Path, rows: list, lines: list[int], ids: list[str] | None):
+    values = []
+    for index, (row, line) in enumerate(zip(rows, lines, strict=True)):
+        where = f"{path} line {line}" + (f" (house {ids[index]})" if ids else "")
+        parsed = []
+        for name, token in zip(NUMBERS, row, strict=True):
+            try:
+                value = float(token)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise PredictError(f"{where}: {name} is not a number: {token!r}")
+            if name == "zipcode" and not value.is_integer():
+                raise PredictError(f"{where}: zipcode is not a whole number: {token!r}")
+            if value < 0 or (name == "area" and value == 0):
+                raise PredictError(f"{where}: {name} must be positive, found {token!r}")
+            parsed.append(value)
+        values.append(parsed)
+    frame = pd.DataFrame(values, columns=list(NUMBERS)).astype({"zipcode": "int64"})
+    if ids is not None:
+        frame.insert(0, "id", ids)
+    return frame
+
+
+def read_house_photos(table: HouseTable, folder: Path, tile: int) -> np.ndarray:
+    """Photos of every house, uint8 ``(n, 4, tile, tile, 3)`` in ``ROOMS`` order.
+
+    Raises:
+        PredictError: no id column, or a photo missing or unreadable (naming the house).
+    """
+    from houses_tune.data import ROOMS
+    from houses_tune.data.photos import photo_path, read_photo
+
+    if "id" not in table.frame:
+        raise PredictError(
+            f"{table.source}: the model uses photos, so an id column is needed to find "
+            "<id>_<room>.jpg"
+        )
+    photos = np.empty((len(table.frame), len(ROOMS), tile, tile, 3), dtype=np.uint8)
+    for index, house in enumerate(table.frame["id"]):
+        for slot, room in enumerate(ROOMS):
+            path = photo_path(folder, house, room)
+            if not path.is_file():
+                raise PredictError(f"house {house}: photo missing: {path}")
+            try:
+                photos[index, slot] = read_photo(path, tile, house)
+            except DatasetError as error:
+                raise PredictError(str(error)) from None
+    return photos
+
+
+def predict_houses(
+    model_path: str | Path, houses: str | Path, images: str | Path | None = None
+) -> Predictions:
+    """Predict prices of new houses with an exported model.
+
+    Args:
+        model_path: ``model.keras`` (or an export folder holding one).
+        houses: CSV file, dataset folder or ``HousesInfo.txt``.
+        images: folder of ``<id>_<room>.jpg`` photos; defaults to the dataset folder.
+            Not needed for models that use no photos.
+
+    Returns:
+        Input rows with ``predicted_price``, and the zip codes the model never saw.
+
+    Raises:
+        PredictError: bad model path, bad row, missing photo (one line naming the house).
+    """
+    from houses_tune.results.serving import (
+        load_exported_model,
+        photo_tile,
+        raw_inputs,
+        zip_vocabulary,
+    )
+
+    model_path = Path(model_path).expanduser()
+    if model_path.is_dir():
+        model_path = model_path / "model.keras"
+    if not model_path.is_file():
+        raise PredictError(f"{model_path}: no such model file (expected an exported model.keras)")
+    table = read_house_table(houses)
+    try:
+        model = load_exported_model(model_path)
+    except (ValueError, OSError, TypeError) as error:
+        reason = str(error).strip().splitlines()[0]  # Keras' messages run over many lines
+        raise PredictError(f"{model_path}: cannot load the model: {reason}") from None
+
+    photos = None
+    tile = photo_tile(model)
+    if tile is not None:
+        folder = Path(images).expanduser() if images is not None else table.images
+        if folder is None:
+            raise PredictError("this model uses photos: pass --images DIR with <id>_<room>.jpg")
+        photos = read_house_photos(table, folder, tile)
+
+    known = set(zip_vocabulary(model))
+    unseen = sorted(set(table.frame["zipcode"].tolist()) - known) if known else []
+    prices = model.predict(raw_inputs(model, table.frame, photos), verbose=0).reshape(-1)
+    frame = table.frame.copy()
+    frame["predicted_price"] = np.round(prices.astype(np.float64), 2)
+    return Predictions(frame, unseen)

@@ -1,0 +1,123 @@
+"""``houses-tune predict`` on raw CSVs and dataset folders."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from houses_tune.cli import main
+from houses_tune.results.predict import read_house_table
+from houses_tune.results.serving import raw_inputs
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in argv])
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def photo_model(tmp_path, tiny_dataset, export_model):
+    return export_model(tmp_path, tiny_dataset, tile=8)
+
+
+def test_csv_with_unseen_zip_warns_and_predicts(photo_model, tiny_dataset, tmp_path, capsys):
+    path, model, data = photo_model
+    houses = tmp_path / "new.csv"
+    houses.write_text("id,bedrooms,bathrooms,area,zipcode\n1,3,2,1500,11111\n2,4,2.5,2100,99999\n")
+    out = tmp_path / "out.csv"
+    code, _, err = run_cli(
+        capsys, "predict", path, "--houses", houses, "--images", tiny_dataset, "--out", out
+    )
+    assert code == 0, err
+    assert "warning: zip code 99999" in err
+    result = pd.read_csv(out)
+    assert list(result.columns) == [
+        "id",
+        "bedrooms",
+        "bathrooms",
+        "area",
+        "zipcode",
+        "predicted_price",
+    ]
+    # Same prices as the model on the same photos (houses 1 and 2 of the dataset).
+    frame = pd.read_csv(houses)
+    expected = model.predict(raw_inputs(model, frame, data.houses.photos(8)[:2]), verbose=0)
+    np.testing.assert_allclose(result["predicted_price"], expected.reshape(-1), rtol=1e-5)
+
+
+def test_missing_photo_is_one_line_naming_the_house(photo_model, tiny_dataset, tmp_path, capsys):
+    houses = tmp_path / "new.csv"
+    houses.write_text("id,bedrooms,bathrooms,area,zipcode\n1,3,2,1500,11111\n77,3,2,1500,11111\n")
+    code, out, err = run_cli(
+        capsys, "predict", photo_model[0], "--houses", houses, "--images", tiny_dataset
+    )
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("Error: house 77: photo missing")
+    assert out == ""
+
+
+def test_bad_row_is_one_line_naming_the_house(photo_model, tiny_dataset, tmp_path, capsys):
+    houses = tmp_path / "new.csv"
+    houses.write_text("id,bedrooms,bathrooms,area,zipcode\n1,3,2,1500,11111\n5,three,2,1500,1\n")
+    code, _, err = run_cli(
+        capsys, "predict", photo_model[0], "--houses", houses, "--images", tiny_dataset
+    )
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "line 3 (house 5): bedrooms is not a number: 'three'" in err
+
+
+def test_dataset_folder_uses_line_numbers_and_its_own_photos(photo_model, tiny_dataset, capsys):
+    path, model, data = photo_model
+    code, out, err = run_cli(capsys, "predict", path, "--houses", tiny_dataset)
+    assert code == 0, err
+    result = pd.read_csv(io.StringIO(out))
+    assert result["id"].tolist() == list(range(1, 41))
+    frame = data.houses.frame
+    expected = model.predict(raw_inputs(model, frame, data.houses.photos(8)), verbose=0)
+    np.testing.assert_allclose(result["predicted_price"], expected.reshape(-1), rtol=1e-5)
+
+
+def test_attribute_only_model_needs_no_photos(tmp_path, tiny_dataset, export_model, capsys):
+    path, _, _ = export_model(tmp_path, tiny_dataset, tile=None)
+    houses = tmp_path / "new.csv"
+    houses.write_text("bedrooms,bathrooms,area,zipcode\n3,2,1500,11111\n")
+    code, out, err = run_cli(capsys, "predict", path, "--houses", houses)
+    assert code == 0, err
+    assert out.splitlines()[0] == "bedrooms,bathrooms,area,zipcode,predicted_price"
+
+
+def test_photo_model_needs_images_and_ids(photo_model, tiny_dataset, tmp_path, capsys):
+    houses = tmp_path / "new.csv"
+    houses.write_text("bedrooms,bathrooms,area,zipcode\n3,2,1500,11111\n")
+    code, _, err = run_cli(capsys, "predict", photo_model[0], "--houses", houses)
+    assert code == 2 and "--images" in err
+    code, _, err = run_cli(
+        capsys, "predict", photo_model[0], "--houses", houses, "--images", tiny_dataset
+    )
+    assert code == 2 and "id column" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bedrooms,area,zipcode\n3,1500,1\n", "missing column(s) bathrooms"),
+        ("bedrooms,bathrooms,area,zipcode\n3,2,0,1\n", "line 2: area must be positive"),
+        ("bedrooms,bathrooms,area,zipcode\n3,2,10,1.5\n", "zipcode is not a whole number"),
+    ],
+)
+def test_read_house_table_errors(tmp_path, text, message):
+    from houses_tune.errors import PredictError
+
+    path = tmp_path / "houses.csv"
+    path.write_text(text)
+    with pytest.raises(PredictError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_house_table(path)
