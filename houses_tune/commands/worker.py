@@ -1,0 +1,49 @@
+"""``houses-tune worker``: run trials for a distributed search whose chief runs elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from houses_tune.tuner.devices import DEVICE_CHOICES
+
+
+@click.command()
+@click.option(
+    "--chief", metavar="HOST:PORT",
+    help="Address of the chief (houses-tune search --listen ...).  [default: from run.json]",
+)  # fmt: skip
+@click.option(
+    "--run-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The search's run folder, shared with the chief.  [default: the running "
+    "distributed run in --results-dir]",
+)  # fmt: skip
+@click.option(
+    "--results-dir", type=click.Path(file_okay=False, path_type=Path), default="results",
+    show_default=True, help="Where to look for the run when --run-dir is not given.",
+)  # fmt: skip
+@click.option("--tuner-id", help="This worker's id (unique per search).  [default: HOST-PID]")
+@click.option(
+    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+    help="Train on the GPU when there is one (auto), or force cpu / gpu.",
+)  # fmt: skip
+@click.option("-v", "--verbose", is_flag=True, help="Per-epoch Keras output.")
+def worker(chief, run_dir, results_dir, tuner_id, device, verbose) -> None:
+    """Join a distributed search: take trials from its chief until there are none left.
+
+    Every worker needs the run folder (a shared filesystem) and the dataset at the
+    same path as the chief; settings and precision come from the run's run.json.
+    """
+    from houses_tune.results.run_dir import RunDir
+    from houses_tune.tuner.devices import prepare_environment, select_devices
+    from houses_tune.tuner.distributed import find_run, run_worker
+
+    prepare_environment(device)  # before anything imports keras
+    folder = run_dir or find_run(results_dir, chief)
+    # Same precision as the chief's search, so all trials are comparable.
+    mixed = bool(RunDir(folder).settings["search"].get("mixed_precision"))
+    plan = select_devices(device, mixed_precision=mixed)
+    click.echo(f"Worker {tuner_id or ''} {plan.describe()}".replace("  ", " "), err=True)
+    beat = run_worker(folder, chief, tuner_id, plan, verbose)
+    click.echo(f"worker {beat['tuner_id']}: {beat['state']}, {beat.get('trials', 0)} trial(s)")
