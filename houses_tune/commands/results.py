@@ -38,6 +38,9 @@ def export(run, out, trial_id, cv, seed, baseline_epochs, no_baselines) -> None:
     Writes model.keras (raw inputs -> dollars), saved_model/, report.html, report.md,
     metrics.json and predictions.csv into RUN/best (or --out), all at once at the end.
     """
+    from houses_tune.backend import import_keras
+
+    import_keras()
     from houses_tune.results.export import export_run
 
     result = export_run(
@@ -78,6 +81,9 @@ def export(run, out, trial_id, cv, seed, baseline_epochs, no_baselines) -> None:
 )
 def predict(model, houses_file, images, out) -> None:
     """Predict prices of new houses with an exported MODEL (model.keras)."""
+    from houses_tune.backend import import_keras
+
+    import_keras()
     from houses_tune.results.predict import predict_houses
 
     result = predict_houses(model, houses_file, images)

@@ -102,9 +102,9 @@ def prepare_environment(device: str = "auto", env: MutableMapping[str, str] | No
 
 def backend_name() -> str:
     """The Keras backend this process uses (imports keras)."""
-    import keras
+    from houses_tune.backend import import_keras
 
-    return keras.backend.backend()
+    return import_keras().backend.backend()
 
 
 def list_gpus(backend: str | None = None) -> list[str]:
