@@ -70,6 +70,28 @@ class _Scan:
     problems: list[str]
 
 
+def parse_value(name: str, token: str) -> tuple[float, str | None]:
+    """Parse one value of a house (a ``COLUMNS`` name) and say what is wrong with it.
+
+    Returns:
+        The value (NaN when not a number) and a problem such as
+        ``"area must be positive, found 0"``, or ``None`` when the value is fine.
+    """
+    try:
+        value = float(token)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        return value, f"{name} is not a number: {token!r}"
+    if name == "zipcode" and not value.is_integer():
+        return value, f"zipcode is not a whole number: {token!r}"
+    if name in ("area", "price") and value <= 0:
+        return value, f"{name} must be positive, found {token}"
+    if value < 0:
+        return value, f"{name} must not be negative, found {token}"
+    return value, None
+
+
 def _parse_info(path: Path, data: bytes, problems: list[str]) -> tuple[pd.DataFrame | None, int]:
     """Return every house (None if any line is bad) and the number of lines."""
     # Parsed line by line (not pandas.read_csv) to name the line of every problem.
@@ -92,19 +114,9 @@ def _parse_info(path: Path, data: bytes, problems: list[str]) -> tuple[pd.DataFr
             continue
         row = {"house": number}
         for name, token in zip(COLUMNS, tokens, strict=True):
-            try:
-                value = float(token)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):
-                problems.append(f"{where}: {name} is not a number: {token!r}")
-            elif name == "zipcode" and not value.is_integer():
-                problems.append(f"{where}: zipcode is not a whole number: {token!r}")
-            elif name in ("area", "price") and value <= 0:
-                problems.append(f"{where}: {name} must be positive, found {token}")
-            elif value < 0:
-                problems.append(f"{where}: {name} must not be negative, found {token}")
-            row[name] = value
+            row[name], problem = parse_value(name, token)
+            if problem is not None:
+                problems.append(f"{where}: {problem}")
         rows.append(row)
     if len(problems) > before:
         return None, len(lines)

@@ -8,13 +8,13 @@ the data layer's ``read_photo``, exactly as for training.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from houses_tune.data.reader import parse_value
 from houses_tune.errors import DatasetError, PredictError
 
 NUMBERS = ("bedrooms", "bathrooms", "area", "zipcode")
@@ -109,16 +109,9 @@ def _parse_numbers(path: Path, rows: list, lines: list[int], ids: list[str] | No
         where = f"{path} line {line}" + (f" (house {ids[index]})" if ids else "")
         parsed = []
         for name, token in zip(NUMBERS, row, strict=True):
-            try:
-                value = float(token)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):
-                raise PredictError(f"{where}: {name} is not a number: {token!r}")
-            if name == "zipcode" and not value.is_integer():
-                raise PredictError(f"{where}: zipcode is not a whole number: {token!r}")
-            if value < 0 or (name == "area" and value == 0):
-                raise PredictError(f"{where}: {name} must be positive, found {token!r}")
+            value, problem = parse_value(name, token)
+            if problem is not None:
+                raise PredictError(f"{where}: {problem}")
             parsed.append(value)
         values.append(parsed)
     frame = pd.DataFrame(values, columns=list(NUMBERS)).astype({"zipcode": "int64"})
