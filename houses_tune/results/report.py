@@ -103,7 +103,7 @@ def _baseline_blocks(summary: dict) -> list[tuple]:
             "yes" if baseline["beaten"] else "no",
             "" if reference is None else f"{reference:.2f}%",
         ])  # fmt: skip
-    headers = ["model", "test MAPE", "beaten by the search", "reference (DESIGN.md)"]
+    headers = ["model", "test MAPE", "beaten by the search", "reference"]
     note = (
         f"Tutorial networks trained {summary.get('baseline_epochs')} epochs on the same "
         f"training rows as the exported model, once, with seed {summary['seed']}: another "

@@ -354,8 +354,13 @@ def _start_session(settings, folder, plan, houses, splits, stored_run) -> RunDir
         return RunDir(folder)
 
     space_ref = settings.space
-    if Path(settings.space).is_file():  # keep the run self-contained
-        shutil.copyfile(settings.space, folder / SPACE_YAML)
+    if Path(settings.space).is_file():  # keep the run self-contained, the space's name included
+        import yaml
+
+        from houses_tune.search_spaces import load_space
+
+        complete = load_space(settings.space).to_dict()
+        (folder / SPACE_YAML).write_text(yaml.safe_dump(complete, sort_keys=False))
         space_ref = str(Path(settings.space).resolve())
     import keras
 
