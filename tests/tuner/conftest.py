@@ -8,7 +8,6 @@ import pytest
 # trains in well under a second on 2 CPU cores.
 TINY_SPACE = """\
 base: mixed
-name: tiny
 hyperparameters:
   modality: attributes
   attributes/widths: 8-4

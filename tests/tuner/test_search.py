@@ -48,7 +48,7 @@ def test_search_end_to_end(search_settings, tiny_dataset, capsys):
     info = run.settings
     assert info["status"] == "finished" and run.status == "finished"
     assert info["search"]["space"].endswith("tiny.yaml") and (run.path / "space.yaml").is_file()
-    assert run.space().name == "tiny"  # the run's copy keeps the user's space name
+    assert run.space().name == "tiny"  # named after the user's file, not the run's copy
     assert info["dataset"]["fingerprint"] == run.load_houses().fingerprint
     assert info["dataset"]["folder"] == str(tiny_dataset.resolve())
     assert {"python", "keras", "keras-tuner", "numpy", "houses-tune"} <= set(info["versions"])
