@@ -17,7 +17,7 @@ from houses_tune.tuner.devices import DEVICE_CHOICES
 #: Settings recorded as "given on the command line" (a resume checks them against run.json).
 _SETTING_PARAMS = (
     "dataset", "space", "budget", "max_epochs", "factor", "tuner", "seed",
-    "min_zip_count", "val_size", "test_size",
+    "min_zip_count", "val_size", "test_size", "val_seed", "splits_file",
 )  # fmt: skip
 
 
@@ -117,6 +117,14 @@ def _stderr_console():
 @click.option(
     "--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
     show_default=True, help="Fraction held out for export's test (never seen by the search).",
+)  # fmt: skip
+@click.option(
+    "--val-seed", type=int, default=0, show_default=True,
+    help="Seed of the validation split (the test split is always the tutorials').",
+)  # fmt: skip
+@click.option(
+    "--splits", "splits_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use the train/val/test indices of a splits.json (e.g. another run's).",
 )  # fmt: skip
 @click.option(
     "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,

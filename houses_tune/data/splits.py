@@ -48,6 +48,22 @@ class Splits:
             raise ValueError("split indices must be distinct and non-negative")
         return cls(*parts)
 
+    def check_rows(self, n: int, source: str | Path) -> None:
+        """Check that the splits index a dataset of ``n`` rows with non-empty train and val.
+
+        Raises:
+            DatasetError: Naming ``source``, when an index is out of range or a part is empty.
+        """
+        for part in _PARTS:
+            rows = getattr(self, part)
+            if not len(rows):
+                raise DatasetError(f"{source}: the {part} split is empty")
+            if rows.max() >= n:
+                raise DatasetError(
+                    f"{source}: {part} split has row {rows.max()}, but the dataset has {n} "
+                    "houses after the zip filter (another dataset or --min-zip-count?)"
+                )
+
     def save(self, path: str | Path) -> None:
         """Write as JSON."""
         Path(path).write_text(json.dumps(self.to_dict()) + "\n")

@@ -61,6 +61,8 @@ _KEPT_ON_RESUME = (
     "min_zip_count",
     "val_size",
     "test_size",
+    "val_seed",
+    "splits_file",
 )
 
 
@@ -85,6 +87,8 @@ class SearchSettings:
         min_zip_count: Drop houses whose zip code has fewer houses.
         val_size: Fraction of the training part used for validation (the objective).
         test_size: Fraction held out for export's final test (never used by the search).
+        val_seed: Seed of the validation split (the test split is the tutorials', seed 42).
+        splits_file: A saved ``splits.json`` (e.g. another run's) to use instead of splitting.
         max_failures: Failed trials in a row that stop the search.
         device: ``--device``: auto, cpu or gpu (also what local workers get).
         mixed_precision: Train in float16 (GPU) / bfloat16 (CPU) compute.
@@ -112,6 +116,8 @@ class SearchSettings:
     min_zip_count: int = 25
     val_size: float = 0.2
     test_size: float = 0.25
+    val_seed: int = 0
+    splits_file: Path | None = None
     max_failures: int = 3
     device: str = "auto"
     mixed_precision: bool = False
@@ -135,6 +141,8 @@ class SearchSettings:
             "min_zip_count": self.min_zip_count,
             "val_size": self.val_size,
             "test_size": self.test_size,
+            "val_seed": self.val_seed,
+            "splits_file": None if self.splits_file is None else str(Path(self.splits_file)),
             "device": self.device,
             "mixed_precision": self.mixed_precision,
             "workers": self.workers,
@@ -211,7 +219,7 @@ def _resolve_resume(settings: SearchSettings, run: RunDir) -> SearchSettings:
     kept = {}
     for name in _KEPT_ON_RESUME:
         value = stored.get(name)
-        if name == "dataset" and value is not None:
+        if name in ("dataset", "splits_file") and value is not None:
             value = Path(value)
         kept[name] = value
         given = getattr(settings, name)
@@ -310,7 +318,7 @@ def run_search(settings: SearchSettings, console: Console | None = None) -> Sear
     run_name = folder.name
 
     # Everything that can fail on bad input happens before anything is written.
-    from houses_tune.data import load_houses, make_splits
+    from houses_tune.data import Splits, load_houses, make_splits
     from houses_tune.search_spaces import load_space
 
     space = load_space(settings.space)
@@ -322,8 +330,13 @@ def run_search(settings: SearchSettings, console: Console | None = None) -> Sear
                 f"the dataset changed since run {run_name} started; it cannot be resumed"
             )
         splits = stored_run.splits
+    elif settings.splits_file is not None:
+        splits = Splits.load(settings.splits_file)
+        splits.check_rows(len(houses), settings.splits_file)
     else:
-        splits = make_splits(len(houses), test_size=settings.test_size, val_size=settings.val_size)
+        splits = make_splits(
+            len(houses), settings.test_size, settings.val_size, val_seed=settings.val_seed
+        )
 
     folder.mkdir(parents=True, exist_ok=True)
     lock = RunLock(folder).acquire()

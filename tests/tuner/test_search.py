@@ -14,7 +14,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from houses_tune.errors import SearchError
+from houses_tune.errors import DatasetError, SearchError
 from houses_tune.results.run_dir import RunDir, RunLock
 from houses_tune.tuner.search import run_search
 
@@ -265,3 +265,28 @@ def test_resume_refuses_changed_settings(search_settings):
         run_search(changed)
     with pytest.raises(SearchError, match="only a duration budget"):
         run_search(search_settings("4", resume=True, explicit=frozenset({"budget"})))
+
+
+def test_val_seed_moves_validation_and_splits_file_reuses_another_runs_split(search_settings):
+    first = RunDir(run_search(search_settings("1", run="first")).run_dir)
+    reseeded = RunDir(run_search(search_settings("1", run="reseeded", val_seed=1)).run_dir)
+    reused = RunDir(
+        run_search(
+            search_settings("1", run="reused", val_seed=1, splits_file=first.path / "splits.json")
+        ).run_dir
+    )
+
+    assert np.array_equal(reseeded.splits.test, first.splits.test)  # the tutorials' test split
+    assert set(reseeded.splits.val) != set(first.splits.val)
+    assert reused.splits == first.splits and reused.settings["splits"] == first.settings["splits"]
+
+
+def test_a_splits_file_for_another_dataset_is_refused_before_anything_is_written(
+    search_settings, tmp_path
+):
+    splits_file = tmp_path / "big.json"
+    splits_file.write_text(json.dumps({"train": [0, 1, 500], "val": [2], "test": [3]}))
+
+    with pytest.raises(DatasetError, match=r"big\.json: train split has row 500"):
+        run_search(search_settings("1", splits_file=splits_file))
+    assert not (tmp_path / "results" / "run").exists()
