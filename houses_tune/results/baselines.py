@@ -21,7 +21,7 @@ ZIP_MEDIAN = "per-zip median price"
 RIDGE = "ridge on log price"
 # The tutorials trained every model for 200 epochs.
 TUTORIAL_EPOCHS = 200
-# Reference test MAPE (%) on the tutorials' split (published for the tutorial models), for orientation.
+# Reference test MAPE (%) on the tutorials' split (published for the tutorial models).
 REFERENCE_MAPE = {
     "tutorial MLP (attributes)": 22.71,
     "tutorial CNN (montage)": 56.91,

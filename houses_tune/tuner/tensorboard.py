@@ -58,6 +58,8 @@ class TensorBoardLogger:
             (its default); it defines the HParams dashboard's columns.
         trials_done: Trials already ended in earlier sessions (x of the run-level series).
         best_so_far: Best objective of earlier sessions, or None.
+        run_series: Write the run-level series. False in a distributed worker: they need
+            the order in which trials end across all workers, which only the chief knows.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class TensorBoardLogger:
         hparams: dict[str, Any],
         trials_done: int = 0,
         best_so_far: float | None = None,
+        run_series: bool = True,
     ) -> None:
         from tensorboardX import SummaryWriter
 
@@ -73,6 +76,7 @@ class TensorBoardLogger:
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.trials_done = trials_done
         self.best_so_far = best_so_far
+        self.run_series = run_series
         self._root = SummaryWriter(str(self.logdir), flush_secs=5)
         self._writers: dict[str, Any] = {}
         self._root.file_writer.add_summary(self._experiment(hparams))
@@ -158,6 +162,8 @@ class TensorBoardLogger:
             )
             session.file_writer.add_summary(end)
         self.trial_end_writers()
+        if not self.run_series:
+            return
         self.trials_done += 1
         if ok:
             self._root.add_scalar(TRIAL_SCORE_TAG, score, self.trials_done)
