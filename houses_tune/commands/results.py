@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from houses_tune.errors import PredictError
+
 
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
@@ -96,5 +98,8 @@ def predict(model, houses_file, images, out) -> None:
     if out is None:
         result.frame.to_csv(sys.stdout, index=False)
     else:
-        result.frame.to_csv(out, index=False)
+        try:
+            result.frame.to_csv(out, index=False)
+        except OSError as error:
+            raise PredictError(f"{out}: cannot write: {error.strerror or error}") from None
         click.echo(f"wrote {len(result.frame)} predictions to {out}", err=True)

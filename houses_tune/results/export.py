@@ -100,6 +100,16 @@ def cross_validate(space, houses, hp, epochs: int, k: int, seed: int = 0, log=_s
     }
 
 
+def check_destination(destination: Path) -> None:
+    """Refuse an export path that is a file: checked before the training and when writing.
+
+    Raises:
+        ExportError: ``destination`` exists and is not a folder.
+    """
+    if destination.exists() and not destination.is_dir():
+        raise ExportError(f"{destination}: exists and is not a folder")
+
+
 @contextmanager
 def staged_folder(destination: Path) -> Iterator[Path]:
     """Yield a fresh temporary folder that replaces ``destination`` when the block succeeds.
@@ -107,8 +117,7 @@ def staged_folder(destination: Path) -> Iterator[Path]:
     The temporary folder sits beside the destination (same file system, so the final
     rename is atomic) and is removed if the block raises, including on Ctrl-C.
     """
-    if destination.exists() and not destination.is_dir():
-        raise ExportError(f"{destination}: exists and is not a folder")
+    check_destination(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
     umask = os.umask(0)
@@ -171,6 +180,7 @@ def export_run(
     run_dir = RunDir(run)
     run = Path(run)
     out = Path(out) if out is not None else run / "best"
+    check_destination(out)
     baseline_epochs = base.TUTORIAL_EPOCHS if baseline_epochs is None else baseline_epochs
     trials = run_dir.trials()
     record = choose_trial(trials, trial_id)

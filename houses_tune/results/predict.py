@@ -8,6 +8,7 @@ the data layer's ``read_photo``, exactly as for training.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,27 +66,46 @@ def read_house_table(path: str | Path) -> HouseTable:
         raise PredictError(f"{path}: no such file")
     if path.name == HOUSES_INFO:
         return _read_dataset_info(path)
+    # The csv module, not pandas: pandas silently takes a row with one value too many
+    # as an index (shifting every value) and cannot say on which line a row is.
     try:
-        raw = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, skipinitialspace=True)
+            header = [c.strip().lower() for c in next(reader, [])]
+            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except (csv.Error, UnicodeDecodeError) as error:
         raise PredictError(f"{path}: not a readable CSV file ({error})") from None
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
-    missing = [c for c in NUMBERS if c not in raw.columns]
+    missing = [c for c in NUMBERS if c not in header]
     if missing:
         raise PredictError(
             f"{path}: missing column(s) {', '.join(missing)}; a header with "
             f"{','.join(NUMBERS)} (and optionally id) is needed"
         )
-    id_column = next((c for c in ID_COLUMNS if c in raw.columns), None)
-    ids = raw[id_column].str.strip().tolist() if id_column else None
-    lines = list(range(2, len(raw) + 2))  # line 1 is the header
-    frame = _parse_numbers(path, raw[list(NUMBERS)].values.tolist(), lines, ids)
+    if not rows:
+        raise PredictError(f"{path}: no houses (only a header)")
+    id_at = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+    for line, row in rows:
+        if len(row) != len(header):
+            known = id_at is not None and id_at < len(row)
+            house = f" (house {row[id_at].strip()})" if known else ""
+            raise PredictError(
+                f"{path} line {line}{house}: expected {len(header)} values (as in the "
+                f"header), found {len(row)}"
+            )
+    ids = [row[id_at].strip() for _, row in rows] if id_at is not None else None
+    lines = [line for line, _ in rows]
+    numbers = [[row[header.index(c)] for c in NUMBERS] for _, row in rows]
+    frame = _parse_numbers(path, numbers, lines, ids)
     return HouseTable(frame, path, lines)
 
 
 def _read_dataset_info(path: Path) -> HouseTable:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PredictError(f"{path}: not a text file") from None
     rows, lines = [], []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         tokens = line.split()

@@ -366,12 +366,15 @@ def narrow(param: Param, spec: Any) -> Param:
         keys = {"values", "default"} if param.is_choice else {"min", "max", "default"}
         unknown = set(spec) - keys
         if unknown:
-            raise ValueError(f"unknown key {sorted(unknown)[0]!r} (use {', '.join(sorted(keys))})")
+            key = sorted(unknown, key=str)[0]
+            raise ValueError(f"unknown key {key!r} (use {', '.join(sorted(keys))})")
         default = spec.get("default")
         if param.is_choice:
             spec = spec.get("values", list(param.values))
         else:
-            low, high = spec.get("min", param.min), spec.get("max", param.max)
+            # A missing or null end keeps the parameter's own.
+            low = param.min if spec.get("min") is None else spec["min"]
+            high = param.max if spec.get("max") is None else spec["max"]
             for value in (low, high, default):
                 if value is not None and not param.allows(value):
                     raise ValueError(f"{value!r} outside the range; {_allowed(param)}")
@@ -508,10 +511,10 @@ def _from_spec(spec: Any, source: str, lines: Mapping[str, int]) -> Space:
         raise fail("expected a mapping with 'base' and 'hyperparameters'")
     unknown = set(spec) - {"base", "name", "description", "hyperparameters"}
     if unknown:
-        key = sorted(unknown)[0]
+        key = sorted(unknown, key=str)[0]
         raise fail(f"unknown key {key!r}; valid: base, name, description, hyperparameters", key)
     base_name = spec.get("base", DEFAULT_SPACE)
-    if base_name not in PRESETS:
+    if not isinstance(base_name, str) or base_name not in PRESETS:
         raise fail(f"unknown base {base_name!r}; presets: {', '.join(PRESETS)}", "base")
     base = PRESETS[base_name]
     overrides = spec.get("hyperparameters") or {}
@@ -524,7 +527,7 @@ def _from_spec(spec: Any, source: str, lines: Mapping[str, int]) -> Space:
         try:
             # Narrow from the full range so a file may widen what its base fixed.
             params[name] = narrow(CATALOGUE[name], value)
-        except ValueError as error:
+        except (TypeError, ValueError) as error:  # TypeError: e.g. [[null]] for a tuple
             raise fail(f"{name}: {error}", name) from None
     name = spec.get("name") or (
         Path(source).stem if source.endswith((".yaml", ".yml")) else "custom"

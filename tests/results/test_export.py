@@ -192,3 +192,13 @@ def test_bad_arguments_fail_in_one_line(run, args, message):
 def test_not_a_run_fails_in_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["export", str(tmp_path)])
     assert result.exit_code == 2 and "not a houses-tune run" in result.output
+
+
+def test_out_that_is_a_file_fails_before_any_training(run, tmp_path, monkeypatch):
+    from houses_tune.errors import ExportError
+    from houses_tune.results import refit
+
+    monkeypatch.setattr(refit, "fit_configuration", lambda *a, **k: pytest.fail("trained"))
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(ExportError, match="taken: exists and is not a folder"):
+        export_run(run, out=tmp_path / "taken", baselines=False, log=lambda message: None)

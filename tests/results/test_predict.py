@@ -121,3 +121,51 @@ def test_read_house_table_errors(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(PredictError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_house_table(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # pandas took a row with one value too many as an index and shifted every value.
+        (
+            "id,bedrooms,bathrooms,area,zipcode\n7,3,2,1500,11111,5\n",
+            "line 2 (house 7): expected 5",
+        ),
+        ("id,bedrooms,bathrooms,area,zipcode\n1,3,2,1500,1\n2,3,2,15,1,8,9\n", "line 3 (house 2)"),
+        ("bedrooms,bathrooms,area,zipcode\n3,2,1500\n", "line 2: expected 4 values"),
+        # Blank lines count: the bad value is on line 5 of the file.
+        ("id,bedrooms,bathrooms,area,zipcode\n1,3,2,1500,1\n\n\n2,3,2,x,1\n", "line 5 (house 2)"),
+        ("id,bedrooms,bathrooms,area,zipcode\n", "no houses"),
+    ],
+)
+def test_read_house_table_row_errors_name_the_line(tmp_path, text, message):
+    from houses_tune.errors import PredictError
+
+    path = tmp_path / "houses.csv"
+    path.write_text(text)
+    with pytest.raises(PredictError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_house_table(path)
+
+
+def test_read_house_table_not_utf8_dataset_info(tmp_path):
+    from houses_tune.errors import PredictError
+
+    (tmp_path / "HousesInfo.txt").write_bytes(b"3 2 1000 11111\n\xff\xfe 2\n")
+    with pytest.raises(PredictError, match="HousesInfo.txt: not a text file"):
+        read_house_table(tmp_path)
+
+
+def test_header_only_csv_and_unwritable_out_are_one_line_errors(
+    tmp_path, tiny_dataset, export_model, capsys
+):
+    path, _, _ = export_model(tmp_path, tiny_dataset, tile=None)
+    houses = tmp_path / "new.csv"
+    houses.write_text("bedrooms,bathrooms,area,zipcode\n")
+    code, out, err = run_cli(capsys, "predict", path, "--houses", houses)
+    assert (code, out, err.count("\n")) == (2, "", 1) and "no houses" in err
+    houses.write_text("bedrooms,bathrooms,area,zipcode\n3,2,1500,11111\n")
+    code, out, err = run_cli(
+        capsys, "predict", path, "--houses", houses, "--out", tmp_path / "no" / "x.csv"
+    )
+    assert (code, out, err.count("\n")) == (2, "", 1)
+    assert err.startswith(f"Error: {tmp_path / 'no' / 'x.csv'}: cannot write")

@@ -85,3 +85,11 @@ def test_markdown_and_html_hold_the_same_numbers():
     assert page.count("data:image/png;base64,") == 2
     assert "&lt;mape&gt;" in page and "<mape>" not in page  # values are escaped
     assert "<strong>test MAPE 20.00%</strong>" in page
+
+
+def test_no_baselines_report_does_not_claim_tutorial_networks_were_trained():
+    without = {**summary(), "baseline_epochs": None}
+    for text in (render_markdown(without, ["trials"]), render_html(without, {"trials": PNG})):
+        assert "None epochs" not in text and "Tutorial networks trained" not in text
+        assert "References are the published numbers" in text
+    assert "Tutorial networks trained 200 epochs" in render_markdown(summary(), ["trials"])

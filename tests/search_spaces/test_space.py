@@ -126,6 +126,11 @@ def test_check_values():
         ("- modality\n", "expected a mapping"),
         ("", "expected a mapping"),
         ("hyperparameters: [tile]\n", "'hyperparameters' must be a mapping"),
+        # Wrong types used to end in a TypeError traceback.
+        ("base: [mixed]\n", r"line 1: unknown base \['mixed'\]"),
+        ("1: x\nbas: y\n", "unknown key 1; valid: base"),
+        ("hyperparameters:\n  learning_rate: {1: 2, x: 3}\n", "unknown key 1"),
+        ("hyperparameters:\n  montage/filters: [[null]]\n", "line 2: montage/filters: int()"),
     ],
 )
 def test_yaml_errors_are_one_line_and_name_the_file(tmp_path, text, message):
@@ -141,3 +146,8 @@ def test_unknown_preset_and_missing_file(tmp_path):
         load_space("nope")
     with pytest.raises(SpaceError, match="missing.yaml: cannot read"):
         load_space(tmp_path / "missing.yaml")
+
+
+def test_yaml_null_range_end_keeps_the_full_range(tmp_path):
+    space = load_space(write(tmp_path, "hyperparameters:\n  learning_rate: {min: null}\n"))
+    assert (space["learning_rate"].min, space["learning_rate"].max) == (1e-4, 1e-2)
