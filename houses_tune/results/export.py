@@ -62,12 +62,18 @@ def choose_trial(trials: list, trial_id: str | None = None):
             raise ExportError("the run has no finished trial with a score to export")
         return scored[0]
     for trial in trials:
-        if str(trial.trial_id) == str(trial_id):
+        # "7" names trial "0007", as people read the ids off a sorted table.
+        if str(trial.trial_id) == str(trial_id) or _same_number(trial.trial_id, trial_id):
             if trial not in scored:
                 raise ExportError(f"trial {trial_id} has no score (status {trial.status})")
             return trial
-    known = ", ".join(str(t.trial_id) for t in scored[:5])
+    known = ", ".join(str(t.trial_id) for t in scored[:5]) or "none has a score yet"
     raise ExportError(f"no trial {trial_id!r} in this run (best ones: {known})")
+
+
+def _same_number(a, b) -> bool:
+    a, b = str(a), str(b)
+    return a.isdigit() and b.isdigit() and int(a) == int(b)
 
 
 def cross_validate(space, houses, hp, epochs: int, k: int, seed: int = 0, log=_stderr) -> dict:
@@ -198,6 +204,11 @@ def export_run(
     test = houses.frame.iloc[test_rows].reset_index(drop=True)
     inputs = _test_inputs(model, houses, test_rows)
     predicted = model.predict(inputs, verbose=0).reshape(-1).astype(np.float64)
+    if not np.isfinite(predicted).all():  # a diverged refit: say so before the baselines run
+        raise ExportError(
+            f"the refit of trial {record.trial_id} diverged (non-finite test predictions); "
+            "try another --seed or --trial"
+        )
 
     log("baselines" + ("" if baselines else " (simple ones only: --no-baselines)"))
     baseline_prices = base.run_baselines(

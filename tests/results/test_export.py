@@ -202,3 +202,34 @@ def test_out_that_is_a_file_fails_before_any_training(run, tmp_path, monkeypatch
     (tmp_path / "taken").write_text("a file, not a folder")
     with pytest.raises(ExportError, match="taken: exists and is not a folder"):
         export_run(run, out=tmp_path / "taken", baselines=False, log=lambda message: None)
+
+
+def test_a_trial_can_be_named_without_its_leading_zeros():
+    from types import SimpleNamespace
+
+    from houses_tune.errors import ExportError
+    from houses_tune.results.export import choose_trial
+
+    trials = [
+        SimpleNamespace(trial_id=f"{i:04d}", score=30.0 + i, status="completed") for i in (7, 12)
+    ]
+    assert choose_trial(trials, "7").trial_id == "0007"
+    assert choose_trial(trials, "0012").trial_id == "0012"
+    with pytest.raises(ExportError, match="no trial '70'"):
+        choose_trial(trials, "70")
+
+
+def test_a_diverged_refit_fails_in_one_line_before_the_baselines(run, tmp_path, monkeypatch):
+    from houses_tune.errors import ExportError
+    from houses_tune.results import baselines, export, serving
+
+    class Diverged:
+        def predict(self, inputs, verbose=0):
+            return np.full((91, 1), np.nan)
+
+    monkeypatch.setattr(serving, "build_serving_model", lambda *args: Diverged())
+    monkeypatch.setattr(export, "_test_inputs", lambda *args: {})
+    monkeypatch.setattr(baselines, "run_baselines", lambda *a, **k: pytest.fail("baselines ran"))
+    with pytest.raises(ExportError, match="diverged"):
+        export_run(run, out=tmp_path / "out", baselines=False, log=lambda message: None)
+    assert not (tmp_path / "out").exists()
