@@ -35,6 +35,22 @@ class BudgetType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
+class AddressType(click.ParamType):
+    """``HOST:PORT`` (``--listen``, ``--chief``), checked by ``parse_address``; kept as text."""
+
+    name = "address"
+
+    def convert(self, value, param, ctx):
+        from houses_tune.errors import SearchError
+        from houses_tune.tuner.distributed.environment import parse_address
+
+        try:
+            parse_address(value)
+        except SearchError as error:
+            self.fail(error.format_message(), param, ctx)
+        return value
+
+
 class SpaceType(click.ParamType):
     """``--space``: a preset name or a YAML file, checked by ``load_space`` (no Keras import)."""
 
@@ -139,7 +155,7 @@ def _stderr_console():
     help="Train in N worker processes (one GPU each); this process becomes the chief.",
 )  # fmt: skip
 @click.option(
-    "--listen", metavar="HOST:PORT",
+    "--listen", type=AddressType(), metavar="HOST:PORT",
     help="Let workers on other machines join (e.g. 0.0.0.0:8000); see houses-tune worker.",
 )  # fmt: skip
 @click.pass_context

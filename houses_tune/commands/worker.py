@@ -6,12 +6,20 @@ from pathlib import Path
 
 import click
 
+from houses_tune.commands.search import AddressType
 from houses_tune.tuner.devices import DEVICE_CHOICES
+
+
+def _tuner_id(ctx, param, value):
+    """``--tuner-id``: checked before any work, like every other flag."""
+    from houses_tune.tuner.distributed.environment import check_tuner_id
+
+    return value if value is None else check_tuner_id(value)
 
 
 @click.command()
 @click.option(
-    "--chief", metavar="HOST:PORT",
+    "--chief", type=AddressType(), metavar="HOST:PORT",
     help="Address of the chief (houses-tune search --listen ...).  [default: from run.json]",
 )  # fmt: skip
 @click.option(
@@ -23,7 +31,10 @@ from houses_tune.tuner.devices import DEVICE_CHOICES
     "--results-dir", type=click.Path(file_okay=False, path_type=Path), default="results",
     show_default=True, help="Where to look for the run when --run-dir is not given.",
 )  # fmt: skip
-@click.option("--tuner-id", help="This worker's id (unique per search).  [default: HOST-PID]")
+@click.option(
+    "--tuner-id", callback=_tuner_id,
+    help="This worker's id (unique per search).  [default: HOST-PID]",
+)  # fmt: skip
 @click.option(
     "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
     help="Train on the GPU when there is one (auto), or force cpu / gpu.",

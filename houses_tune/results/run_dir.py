@@ -94,12 +94,9 @@ class RunLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            owner = handle.read().strip() or "another process"
+            owner = handle.read().strip()
             handle.close()
-            raise SearchError(
-                f"{self.path.parent} is in use by another search (pid {owner}); "
-                "wait for it to finish or stop it first"
-            ) from None
+            raise _in_use(self.path.parent, owner) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -121,6 +118,17 @@ class RunLock:
         self.release()
 
     @staticmethod
+    def check_free(folder: Path) -> None:
+        """Refuse early, writing nothing, a folder whose lock another process holds.
+
+        Raises:
+            SearchError: Another process holds the lock.
+        """
+        if RunLock.is_held(folder):
+            owner = (Path(folder) / LOCK_FILE).read_text().strip()
+            raise _in_use(Path(folder), owner)
+
+    @staticmethod
     def is_held(folder: Path) -> bool:
         """Whether some process holds the lock of ``folder`` right now."""
         path = Path(folder) / LOCK_FILE
@@ -133,6 +141,13 @@ class RunLock:
                 return True
             fcntl.flock(handle, fcntl.LOCK_UN)
             return False
+
+
+def _in_use(folder: Path, owner: str) -> SearchError:
+    return SearchError(
+        f"{folder} is in use by another search (pid {owner or 'another process'}); "
+        "wait for it to finish or stop it first"
+    )
 
 
 @dataclass(frozen=True)

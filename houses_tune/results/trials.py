@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from rich.markup import escape
 from rich.table import Table
 
 from houses_tune.results.run_dir import TrialRecord
@@ -27,7 +28,7 @@ def trials_table(records: list[TrialRecord], title: str | None = None) -> Table:
         records: Trials, usually ``RunDir.trials()``.
         title: Optional table title.
     """
-    table = Table(title=title, title_justify="left")
+    table = Table(title=None if title is None else escape(title), title_justify="left")
     table.add_column("trial")
     table.add_column("status")
     table.add_column("epochs", justify="right")
@@ -36,9 +37,11 @@ def trials_table(records: list[TrialRecord], title: str | None = None) -> Table:
     table.add_column("hyperparameters", overflow="fold")
     for record in records:
         score = "-" if record.score is None else f"{record.score:.2f}"
-        details = format_hyperparameters(record.hyperparameters)
+        # Values and error messages are text, not rich markup: "[batch, 3]" must show.
+        details = escape(format_hyperparameters(record.hyperparameters))
         if record.message:
-            details = f"{details}\n[red]{record.message}[/red]" if details else record.message
+            message = escape(record.message)
+            details = f"{details}\n[red]{message}[/red]" if details else message
         table.add_row(
             record.trial_id,
             record.status,

@@ -121,4 +121,4 @@ class SearchProgress:
 
     def log(self, message: str) -> None:
         """Print a line above the progress line (used with ``-v``)."""
-        self._console.print(message, highlight=False, soft_wrap=True)
+        self._console.print(message, markup=False, highlight=False, soft_wrap=True)

@@ -38,6 +38,7 @@ from rich.console import Console
 from houses_tune.errors import SearchError
 from houses_tune.results.run_dir import (
     HISTORY_JSON,
+    LOCK_FILE,
     RUN_JSON,
     SPACE_YAML,
     SPLITS_JSON,
@@ -289,10 +290,23 @@ def prepare_search(
     except ValueError as error:
         raise SearchError(str(error)) from None
     folder = results_dir / (settings.run or default_run_name(results_dir))
-    if not settings.dry_run and folder.exists() and not (settings.resume or settings.overwrite):
+    if settings.dry_run or not folder.exists():
+        return settings, plan, folder, stored_run
+    if not (settings.resume or settings.overwrite):
         raise SearchError(
             f"run folder {folder} already exists; use --resume to continue it "
             "or --overwrite to start it over"
+        )
+    if not folder.is_dir():
+        raise SearchError(f"{folder} is a file, not a run folder")
+    RunLock.check_free(folder)  # now, not after the data is loaded
+    # --overwrite deletes a run, never a folder of other files (a left-over lock and
+    # space copy are what a search killed before writing run.json leaves).
+    others = sorted(p.name for p in folder.iterdir() if p.name not in (LOCK_FILE, SPACE_YAML))
+    if settings.overwrite and others and not (folder / RUN_JSON).is_file():
+        raise SearchError(
+            f"{folder} is not a houses-tune run (no {RUN_JSON}; it holds {others[0]}); "
+            "--overwrite deletes only runs"
         )
     return settings, plan, folder, stored_run
 
@@ -345,7 +359,7 @@ def run_search(settings: SearchSettings, console: Console | None = None) -> Sear
             for child in folder.iterdir():
                 if child.is_dir():
                     shutil.rmtree(child)
-                elif child.name != ".lock":
+                elif child.name != LOCK_FILE:
                     child.unlink()
         run = _start_session(settings, folder, plan, houses, splits, stored_run)
         return _search(settings, plan, run, space, houses, splits, console)
@@ -489,6 +503,7 @@ def _search(settings, plan, run, space, houses, splits, console) -> SearchOutcom
                 tuner.search(
                     epochs=plan.max_epochs, callbacks=[], verbose=2 if settings.verbose else 0
                 )
+            message = _short_of_plan(run, plan)
         except TimeBudgetReached:
             message = f"time budget {plan.budget.text} reached"
         except KeyboardInterrupt:
@@ -539,6 +554,20 @@ def _deferred_ctrl_c(monitor):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _short_of_plan(run: RunDir, plan: SearchPlan) -> str | None:
+    """Why a search that ran to its end ran fewer trials than planned, or None.
+
+    KerasTuner's oracles stop as soon as a random draw repeats a configuration too often,
+    so a space with few configurations (a fully pinned preset) ends before its schedule.
+    """
+    records = run.trials()
+    if plan.trials is None or len(records) >= plan.trials:
+        return None
+    failed = sum(1 for r in records if r.status in ("failed", "invalid"))
+    why = f"{failed} of them failed" if failed else "no new configuration left in the space"
+    return f"KerasTuner stopped after {len(records)} of {plan.trials} planned trials ({why})"
 
 
 def _failures_message(error: str, limit: int) -> str:

@@ -25,6 +25,16 @@ def test_table_lists_every_column():
     assert "failed" in text and "loss became nan" in text
 
 
+def test_table_shows_brackets_as_text():
+    record = TrialRecord("0003", "failed", None, None, 1, {"act": "x[bold]y"},
+                         message="ValueError: expected [batch, 3], got [/x]")  # fmt: skip
+    console = Console(width=200, record=True)
+    console.print(trials_table([record], title="run [1]"))
+    text = console.export_text()
+    assert "act=x[bold]y" in text and "expected [batch, 3], got [/x]" in text
+    assert "run [1]" in text
+
+
 def test_json_is_best_first():
     data = json.loads(trials_json(RECORDS))
     assert [d["trial_id"] for d in data] == ["0004", "0001", "0002"]

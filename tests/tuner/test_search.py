@@ -101,6 +101,20 @@ def test_search_end_to_end(search_settings, tiny_dataset, capsys):
     assert all(a.value >= b.value for a, b in zip(best, best[1:], strict=False))
 
 
+def test_a_search_that_ends_short_of_its_plan_says_why(search_settings, tiny_space):
+    # One configuration: KerasTuner's oracle stops after one trial, whatever the plan.
+    pinned = tiny_space.read_text().replace("[0, 4]", "4")
+    tiny_space.write_text(pinned.replace("{min: 0.001, max: 0.01}", "0.01"))
+    outcome = run_search(search_settings("8"))
+
+    assert outcome.status == "finished" and outcome.plan.trials > 1 and outcome.trials == 1
+    assert outcome.message == (
+        f"KerasTuner stopped after 1 of {outcome.plan.trials} planned trials "
+        "(no new configuration left in the space)"
+    )
+    assert RunDir(outcome.run_dir).settings["message"] == outcome.message
+
+
 def test_a_nan_trial_fails_and_the_search_goes_on(search_settings, monkeypatch):
     from houses_tune.search_spaces import HousesHyperModel
 
@@ -242,6 +256,15 @@ def test_existing_run_needs_resume_or_overwrite(search_settings):
     (folder / "keep.txt").write_text("mine")
     with pytest.raises(SearchError, match="--resume .* or --overwrite"):
         run_search(search_settings("4"))
+    assert [p.name for p in folder.iterdir()] == ["keep.txt"]
+
+
+def test_overwrite_deletes_only_a_run(search_settings):
+    folder = search_settings().results_dir / "run"
+    folder.mkdir(parents=True)
+    (folder / "keep.txt").write_text("mine")
+    with pytest.raises(SearchError, match="not a houses-tune run .*--overwrite deletes only runs"):
+        run_search(search_settings("4", overwrite=True))
     assert [p.name for p in folder.iterdir()] == ["keep.txt"]
 
 

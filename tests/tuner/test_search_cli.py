@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from houses_tune.cli import main
-from houses_tune.results.run_dir import write_json_atomic
+from houses_tune.results.run_dir import RunLock, write_json_atomic
 
 
 def _run(argv, capsys):
@@ -35,6 +35,7 @@ def _run(argv, capsys):
         (["--budget", "5", "--run", "x", "--resume", "--overwrite"], "either --resume or"),
         (["--resume"], "--resume needs --run"),
         (["--budget", "5", "--run", "missing", "--resume"], "not a run to resume"),
+        (["--budget", "5", "--listen", "nowhere"], "expected HOST:PORT"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line_and_write_nothing(args, message, tmp_path, capsys):
@@ -51,6 +52,35 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path, capsys):
     code, _, err = _run(["search", "--budget", "5", "--results-dir", str(tmp_path / "results"),
                          "--run", "old"], capsys)  # fmt: skip
     assert code == 2 and "use --resume to continue it or --overwrite" in err
+
+
+def test_a_run_in_use_is_refused_before_any_work(tmp_path, capsys):
+    results = tmp_path / "results"
+    (results / "busy").mkdir(parents=True)
+    with RunLock(results / "busy"):
+        code, _, err = _run(["search", "--budget", "5", "--results-dir", str(results),
+                             "--run", "busy", "--overwrite"], capsys)  # fmt: skip
+    # One line: no device line, so nothing (not even Keras) was loaded first.
+    assert code == 2 and err.startswith("Error: ") and err.count("\n") == 1
+    assert "in use by another search" in err
+
+
+def test_a_file_in_place_of_the_run_folder_is_an_error(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "run").write_text("not a folder")
+    code, _, err = _run(["search", "--budget", "5", "--results-dir", str(tmp_path / "results"),
+                         "--run", "run", "--overwrite"], capsys)  # fmt: skip
+    assert code == 2 and err == f"Error: {tmp_path}/results/run is a file, not a run folder\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--chief", "nowhere"], "expected HOST:PORT"), (["--tuner-id", "chief-1"], "--tuner-id")],
+)
+def test_worker_bad_flags_exit_2_before_any_work(args, message, tmp_path, capsys):
+    code, out, err = _run(["worker", "--run-dir", str(tmp_path), *args], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("Error: ") and err.count("\n") == 1 and message in err
 
 
 def test_dry_run_prints_the_plan_on_stdout(tmp_path, capsys):
