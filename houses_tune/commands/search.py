@@ -191,9 +191,11 @@ def search(ctx, run_name, results_dir, resume, overwrite, dry_run, verbose, **op
         **options,
     )
     console = _stderr_console()
-    prepare_search(settings)  # bad flags and run folder problems: before any work
+    # Bad flags and run folder problems: before any work. A resume's stored settings
+    # (its precision among them) decide the devices.
+    resolved = prepare_search(settings)[0]
     if not dry_run:
-        settings.device_plan = _select_devices(settings)
+        settings.device_plan = _select_devices(resolved)
     outcome = run_search(settings, console)
     if dry_run:
         click.echo("\n".join(outcome.plan.describe()))

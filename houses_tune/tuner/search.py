@@ -64,6 +64,7 @@ _KEPT_ON_RESUME = (
     "test_size",
     "val_seed",
     "splits_file",
+    "mixed_precision",  # trials of one run are trained alike
 )
 
 

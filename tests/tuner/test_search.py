@@ -290,6 +290,14 @@ def test_resume_refuses_changed_settings(search_settings):
         run_search(search_settings("4", resume=True, explicit=frozenset({"budget"})))
 
 
+def test_resume_keeps_the_runs_precision(search_settings):
+    from houses_tune.tuner.search import prepare_search
+
+    run_search(search_settings("2", tuner="random", max_epochs=1, mixed_precision=True))
+    resumed = search_settings("4", resume=True)  # no --mixed-precision this time
+    assert prepare_search(resumed)[0].mixed_precision is True
+
+
 def test_val_seed_moves_validation_and_splits_file_reuses_another_runs_split(search_settings):
     first = RunDir(run_search(search_settings("1", run="first")).run_dir)
     reseeded = RunDir(run_search(search_settings("1", run="reseeded", val_seed=1)).run_dir)
