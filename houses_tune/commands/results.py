@@ -30,11 +30,19 @@ from houses_tune.errors import PredictError
     help="Epochs of each tutorial baseline network (the tutorials' value).",
 )
 @click.option(
+    "--baseline-seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Train each tutorial baseline network with this many seeds (SEED, SEED+1, ...) "
+    "and compare with its median test MAPE.",
+)
+@click.option(
     "--no-baselines",
     is_flag=True,
     help="Skip the tutorial networks (the per-zip median and ridge baselines still run).",
 )
-def export(run, out, trial_id, cv, seed, baseline_epochs, no_baselines) -> None:
+def export(run, out, trial_id, cv, seed, baseline_epochs, baseline_seeds, no_baselines) -> None:
     """Refit the best trial of RUN, evaluate it on the test split, write model and report.
 
     Writes model.keras (raw inputs -> dollars), saved_model/, report.html, report.md,
@@ -44,17 +52,18 @@ def export(run, out, trial_id, cv, seed, baseline_epochs, no_baselines) -> None:
 
     import_keras()
     from houses_tune.results.export import export_run
+    from houses_tune.results.report import baseline_mape
 
     result = export_run(
         run, out, trial_id, cv=cv, seed=seed, baselines=not no_baselines,
-        baseline_epochs=baseline_epochs,
+        baseline_epochs=baseline_epochs, baseline_seeds=baseline_seeds,
     )  # fmt: skip
     summary = result.summary
     click.echo(f"exported trial {summary['trial']['id']} to {result.out}")
     click.echo(f"test MAPE {summary['test']['mape']:.2f}% on {summary['test']['n']} houses")
     for label, baseline in summary["baselines"].items():
         verdict = "beaten" if baseline["beaten"] else "NOT beaten"
-        click.echo(f"  {label}: {baseline['test_mape']:.2f}% ({verdict})")
+        click.echo(f"  {label}: {baseline_mape(baseline)} ({verdict})")
     if summary["cv"]:
         cv_result = summary["cv"]
         click.echo(

@@ -48,9 +48,9 @@ def run(cache, make_houses_folder) -> Path:
 
 @pytest.fixture
 def exported(cache, run):
-    """``houses-tune export RUN --cv 2 --baseline-epochs 1`` -> (CLI result, best folder)."""
+    """``export RUN --cv 2 --baseline-epochs 1 --baseline-seeds 2`` -> (CLI result, folder)."""
     if "exported" not in cache:
-        args = ["export", str(run), "--cv", "2", "--baseline-epochs", "1"]
+        args = ["export", str(run), "--cv", "2", "--baseline-epochs", "1", "--baseline-seeds", "2"]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
         cache["exported"] = result, run / "best"
@@ -132,6 +132,12 @@ def test_report_holds_the_numbers_and_the_baselines(exported):
         for label, baseline in metrics["baselines"].items():
             assert label in text
             assert f"{baseline['test_mape']:.2f}%" in text
+            if label in dict(TUTORIALS):  # two seeds: the median is their mean
+                assert baseline["seeds"] == [0, 1] and len(baseline["seed_mape"]) == 2
+                assert baseline["test_mape"] == pytest.approx(np.mean(baseline["seed_mape"]))
+                assert "median of 2 seeds" in text
+            else:
+                assert "seed_mape" not in baseline
             verdict = "beat" if baseline["beaten"] else "did NOT beat"
             assert f"The search {verdict} the {label}" in text or "tied with" in text
         assert "2-fold cross-validation" in text
@@ -181,6 +187,7 @@ def test_interrupted_export_leaves_no_partial_folder(run, exported, tmp_path, mo
     [
         (["--trial", "9999"], "no trial '9999'"),
         (["--cv", "1"], "--cv must be between 2"),
+        (["--baseline-seeds", "0"], "'--baseline-seeds': 0 is not in the range x>=1"),
     ],
 )
 def test_bad_arguments_fail_in_one_line(run, args, message):
@@ -233,3 +240,51 @@ def test_a_diverged_refit_fails_in_one_line_before_the_baselines(run, tmp_path, 
     with pytest.raises(ExportError, match="diverged"):
         export_run(run, out=tmp_path / "out", baselines=False, log=lambda message: None)
     assert not (tmp_path / "out").exists()
+
+
+def test_tutorial_baselines_are_scored_by_their_median_over_seeds(run, tmp_path, monkeypatch):
+    from houses_tune.results import baselines
+
+    rd = RunDir(run)
+    actual = rd.load_houses().frame["price"].to_numpy()[rd.splits.test]
+    # Relative error of each (preset, seed) run: MAPE = 100 * |error| exactly.
+    errors = {
+        "tutorial-mlp": [0.0, 1000.0, 2000.0],  # seed 5 alone: unbeatable; median: 100000%
+        "tutorial-cnn": [np.nan, 0.0, 0.0],  # diverged first run; median 0%
+        "tutorial-mixed": [0.3, -0.1, 0.2],  # median 20% (seed 7)
+    }
+    calls = []
+
+    def fake_tutorial(preset, houses, train_rows, test_rows, epochs, seed):
+        calls.append((preset, seed))
+        return actual * (1 + errors[preset][seed - 5]), None
+
+    monkeypatch.setattr(baselines, "tutorial_prices", fake_tutorial)
+    result = export_run(
+        run, out=tmp_path / "out", seed=5, baseline_epochs=1, log=lambda message: None
+    )
+    assert calls == [(preset, seed) for _, preset in TUTORIALS for seed in (5, 6, 7)]
+    metrics = json.loads((result.out / "metrics.json").read_text())
+    ours = metrics["test"]["mape"]
+    (mlp, _), (cnn, _), (mixed, _) = TUTORIALS
+    expected = {  # label -> (per-seed MAPEs, median)
+        mlp: ([0.0, 100000.0, 200000.0], 100000.0),
+        cnn: ([float("inf"), 0.0, 0.0], 0.0),
+        mixed: ([30.0, 10.0, 20.0], 20.0),
+    }
+    markdown = (result.out / "report.md").read_text()
+    page = (result.out / "report.html").read_text()
+    for label, (seed_mape, median) in expected.items():
+        got = metrics["baselines"][label]
+        assert got["seeds"] == [5, 6, 7]
+        assert got["seed_mape"] == pytest.approx(seed_mape)
+        assert got["test_mape"] == pytest.approx(median)
+        assert got["beaten"] == (ours < median)
+        cell = f"{median:.2f}% (median of 3 seeds; {min(seed_mape):.2f}–{max(seed_mape):.2f}%)"
+        assert f"| {label} | {cell} |" in markdown
+        assert f"<td>{label}</td><td>{cell}</td>" in page
+    assert metrics["baselines"][mlp]["beaten"]  # though seed 5 alone was perfect
+    assert not metrics["baselines"][cnn]["beaten"]  # though seed 5 diverged
+    assert "seeds" not in metrics["baselines"][RIDGE]
+    for text in (markdown, page):
+        assert "3 times, with seeds 5, 6, 7" in text
