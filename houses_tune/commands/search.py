@@ -7,6 +7,7 @@ nothing written); the work itself is ``houses_tune.tuner.search.run_search``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -35,36 +36,40 @@ class BudgetType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-class AddressType(click.ParamType):
-    """``HOST:PORT`` (``--listen``, ``--chief``), checked by ``parse_address``; kept as text."""
+class CheckedText(click.ParamType):
+    """Text that ``check`` accepts (it raises ``HousesTuneError`` otherwise); kept as given."""
 
-    name = "address"
+    def __init__(self, name: str, check: Callable[[str], object]) -> None:
+        self.name = name
+        self.check = check
 
     def convert(self, value, param, ctx):
-        from houses_tune.errors import SearchError
-        from houses_tune.tuner.distributed.environment import parse_address
+        from houses_tune.errors import HousesTuneError
 
         try:
-            parse_address(value)
-        except SearchError as error:
+            self.check(value)
+        except HousesTuneError as error:
             self.fail(error.format_message(), param, ctx)
         return value
 
 
-class SpaceType(click.ParamType):
-    """``--space``: a preset name or a YAML file, checked by ``load_space`` (no Keras import)."""
+# The checks import on use, so --help and flag errors stay fast (no Keras, no gRPC).
+def _check_address(text: str) -> None:
+    from houses_tune.tuner.distributed.environment import parse_address
 
-    name = "space"
+    parse_address(text)
 
-    def convert(self, value, param, ctx):
-        from houses_tune.errors import SpaceError
-        from houses_tune.search_spaces import load_space
 
-        try:
-            load_space(value)
-        except SpaceError as error:
-            self.fail(error.format_message(), param, ctx)
-        return value
+def _check_space(text: str) -> None:
+    from houses_tune.search_spaces import load_space
+
+    load_space(text)
+
+
+#: ``HOST:PORT`` for ``--listen`` and ``--chief``.
+AddressType = CheckedText("address", _check_address)
+#: ``--space``: a preset name or a YAML file.
+SpaceType = CheckedText("space", _check_space)
 
 
 def _select_devices(settings):
@@ -92,7 +97,7 @@ def _stderr_console():
     help="Houses dataset folder (HousesInfo.txt + photos).  [default: embedded dataset]",
 )
 @click.option(
-    "--space", type=SpaceType(), default="mixed", show_default=True,
+    "--space", type=SpaceType, default="mixed", show_default=True,
     help="Preset name (houses-tune spaces list) or a YAML space file.",
 )  # fmt: skip
 @click.option(
@@ -155,7 +160,7 @@ def _stderr_console():
     help="Train in N worker processes (one GPU each); this process becomes the chief.",
 )  # fmt: skip
 @click.option(
-    "--listen", type=AddressType(), metavar="HOST:PORT",
+    "--listen", type=AddressType, metavar="HOST:PORT",
     help="Let workers on other machines join (e.g. 0.0.0.0:8000); see houses-tune worker.",
 )  # fmt: skip
 @click.pass_context

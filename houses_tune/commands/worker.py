@@ -19,7 +19,7 @@ def _tuner_id(ctx, param, value):
 
 @click.command()
 @click.option(
-    "--chief", type=AddressType(), metavar="HOST:PORT",
+    "--chief", type=AddressType, metavar="HOST:PORT",
     help="Address of the chief (houses-tune search --listen ...).  [default: from run.json]",
 )  # fmt: skip
 @click.option(
