@@ -72,6 +72,13 @@ AddressType = CheckedText("address", _check_address)
 SpaceType = CheckedText("space", _check_space)
 
 
+#: ``--device``, shared by ``search`` and ``worker``.
+device_option = click.option(
+    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+    help="Train on the GPU when there is one (auto), or force cpu / gpu.",
+)  # fmt: skip
+
+
 def _select_devices(settings):
     """Choose the devices and say which; before Keras is imported, so cpu hides the GPUs."""
     from houses_tune.tuner.devices import prepare_environment, release_gpus, select_devices
@@ -147,10 +154,7 @@ def _stderr_console():
     "--splits", "splits_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Use the train/val/test indices of a splits.json (e.g. another run's).",
 )  # fmt: skip
-@click.option(
-    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
-    help="Train on the GPU when there is one (auto), or force cpu / gpu.",
-)  # fmt: skip
+@device_option
 @click.option(
     "--mixed-precision", is_flag=True,
     help="Compute in float16 (GPU) / bfloat16 (CPU); output layer and loss stay float32.",

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from houses_tune.commands.search import AddressType
-from houses_tune.tuner.devices import DEVICE_CHOICES
+from houses_tune.commands.search import AddressType, device_option
 
 
 def _tuner_id(ctx, param, value):
@@ -35,10 +34,7 @@ def _tuner_id(ctx, param, value):
     "--tuner-id", callback=_tuner_id,
     help="This worker's id (unique per search).  [default: HOST-PID]",
 )  # fmt: skip
-@click.option(
-    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
-    help="Train on the GPU when there is one (auto), or force cpu / gpu.",
-)  # fmt: skip
+@device_option
 @click.option("-v", "--verbose", is_flag=True, help="Per-epoch Keras output.")
 def worker(chief, run_dir, results_dir, tuner_id, device, verbose) -> None:
     """Join a distributed search: take trials from its chief until there are none left.
