@@ -5,6 +5,8 @@ They subclass ``click.UsageError`` (as Flask's ``NoAppException`` does) so click
 already knows their exit code; raised without a context they print one line.
 """
 
+from __future__ import annotations
+
 import click
 
 
@@ -41,3 +43,13 @@ class PredictError(HousesTuneError):
 
 class DeviceError(HousesTuneError):
     """The requested device (GPU) is not available."""
+
+
+def last_line(text: str | None) -> str | None:
+    """The last non-empty line of a message or traceback: the error itself, or None."""
+    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+class BackendError(HousesTuneError):
+    """The requested Keras backend is not installed or cannot be used here."""

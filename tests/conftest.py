@@ -7,7 +7,12 @@ colour, ``photo_color(house, room, seed)``, so tests can tell photos apart.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# The suite runs Keras on the backend users get by default (--backend auto: JAX);
+# tests/test_backends.py runs TensorFlow, and JAX without TensorFlow, in subprocesses.
+os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import cv2
 import numpy as np
@@ -60,9 +65,9 @@ def _photo_cache(tmp_path_factory: pytest.TempPathFactory):
         yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_houses_folder():
-    """The ``write_houses_folder`` function, as a fixture."""
+    """The ``write_houses_folder`` function, as a fixture (any scope may use it)."""
     return write_houses_folder
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from houses_tune.commands.options import split_options
 from houses_tune.errors import DatasetError
 
 _FOLDER = click.Path(file_okay=False, path_type=Path)
@@ -17,44 +18,13 @@ def data() -> None:
 
 
 @data.command()
-@click.option(
-    "--dataset",
-    type=_FOLDER,
-    default=None,
-    help="Dataset folder (default: the embedded 535-house dataset).",
-)
-@click.option(
-    "--min-zip-count",
-    type=click.IntRange(min=0),
-    default=25,
-    show_default=True,
-    help="Drop houses whose zip code has fewer houses (0 keeps all).",
-)
-@click.option("--test-size", type=float, default=0.25, show_default=True)
-@click.option(
-    "--val-size",
-    type=float,
-    default=0.2,
-    show_default=True,
-    help="Fraction of the training part held out for validation.",
-)
-@click.option("--seed", type=int, default=42, show_default=True, help="Test split seed.")
-@click.option("--val-seed", type=int, default=0, show_default=True)
-def info(
-    dataset: Path | None,
-    min_zip_count: int,
-    test_size: float,
-    val_size: float,
-    seed: int,
-    val_seed: int,
-) -> None:
-    """Houses before/after the zip filter, zip codes, prices and split sizes."""
-    import numpy as np
-
+@split_options
+def info(dataset, min_zip_count, test_size, folds, val_size, val_seed) -> None:
+    """Houses before/after the zip filter, zip codes, prices and the search's split sizes."""
     from houses_tune.data import load_houses, make_splits
 
     houses = load_houses(dataset, min_zip_count)
-    splits = make_splits(len(houses), test_size, val_size, seed, val_seed)
+    splits = make_splits(len(houses), test_size, folds, val_size, val_seed)
     frame = houses.frame
     label = " (embedded)" if dataset is None else ""
     click.echo(f"dataset      {houses.folder}{label}")
@@ -73,11 +43,14 @@ def info(
         f"price        min {prices.min():,.0f}  median {prices.median():,.0f}  "
         f"mean {prices.mean():,.0f}  max {prices.max():,.0f}"
     )
-    train_val = np.concatenate([splits.train, splits.val])
+    sizes = ", ".join(
+        f"{len(splits.fold(k)[0])}/{len(splits.folds[k])}" for k in range(len(splits.folds))
+    )
+    what = f"{folds} folds" if folds > 1 else "1 validation split"
     click.echo(
-        f"splits       train {len(splits.train)}, val {len(splits.val)}, "
-        f"test {len(splits.test)}; train+val {len(train_val)} "
-        f"(max price {prices.iloc[train_val].max():,.0f})"
+        f"splits       search {len(splits.search)} (max price "
+        f"{prices.iloc[splits.search].max():,.0f}), test {len(splits.test)}; "
+        f"{what} (train/validation): {sizes}"
     )
 
 

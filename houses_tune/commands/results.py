@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from houses_tune.commands.options import backend_option, seed_option
 from houses_tune.errors import PredictError
 
 
@@ -15,61 +16,74 @@ from houses_tune.errors import PredictError
 @click.option("--out", type=click.Path(path_type=Path), help="Export folder.  [default: RUN/best]")
 @click.option("--trial", "trial_id", metavar="ID", help="Export this trial instead of the best.")
 @click.option(
-    "--cv",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="K",
-    help="Also report K-fold cross-validated MAPE of the configuration (K >= 2).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every fit.")
+    "--ensemble", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+    help="Bag the fold models of the N best configurations (with the same photo size).",
+)  # fmt: skip
 @click.option(
-    "--baseline-epochs",
-    type=click.IntRange(min=1),
-    default=200,
-    show_default=True,
+    "--refit", is_flag=True,
+    help="Ship one model refit on all search houses for the trial's best epoch count "
+    "instead of the bag (for comparison only).",
+)  # fmt: skip
+@click.option(
+    "--cv", type=click.IntRange(min=2), metavar="K",
+    help="Also score the whole pipeline and every baseline on K folds of all houses (K >= 2).",
+)  # fmt: skip
+@seed_option
+@click.option(
+    "--baseline-epochs", type=click.IntRange(min=1), default=200, show_default=True,
     help="Epochs of each tutorial baseline network (the tutorials' value).",
-)
+)  # fmt: skip
 @click.option(
-    "--baseline-seeds",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
+    "--baseline-seeds", type=click.IntRange(min=1), default=3, show_default=True,
     help="Train each tutorial baseline network with this many seeds (SEED, SEED+1, ...) "
     "and compare with its median test MAPE.",
-)
+)  # fmt: skip
 @click.option(
-    "--no-baselines",
-    is_flag=True,
-    help="Skip the tutorial networks (the per-zip median and ridge baselines still run).",
-)
-def export(run, out, trial_id, cv, seed, baseline_epochs, baseline_seeds, no_baselines) -> None:
-    """Refit the best trial of RUN, evaluate it on the test split, write model and report.
+    "--no-baselines", is_flag=True,
+    help="Skip the tutorial networks (the per-zip median, ridge and gradient boosting "
+    "baselines still run).",
+)  # fmt: skip
+@click.option(
+    "--allow-running", is_flag=True,
+    help="Export the best trial so far of a run whose search is still running.",
+)  # fmt: skip
+@click.option(
+    "--saved-model/--no-saved-model", default=True, show_default=True,
+    help="Also write a TensorFlow SavedModel (needs TensorFlow) beside model.keras.",
+)  # fmt: skip
+@backend_option
+def export(run, backend, no_baselines, **options) -> None:
+    """Ship the best configuration of RUN: its fold models bagged into one model.
 
-    Writes model.keras (raw inputs -> dollars), saved_model/, report.html, report.md,
+    Evaluates it once on the test split, next to baselines trained on the same houses,
+    and writes model.keras (raw inputs -> dollars), saved_model/, report.html, report.md,
     metrics.json and predictions.csv into RUN/best (or --out), all at once at the end.
     """
-    from houses_tune.backend import import_keras
+    from houses_tune.backend import import_keras, use_backend
 
+    use_backend(backend)
     import_keras()
-    from houses_tune.results.export import export_run
+    from houses_tune.results.export import ExportOptions, export_run
     from houses_tune.results.report import baseline_mape
 
     result = export_run(
-        run, out, trial_id, cv=cv, seed=seed, baselines=not no_baselines,
-        baseline_epochs=baseline_epochs, baseline_seeds=baseline_seeds,
-    )  # fmt: skip
+        run, ExportOptions(baselines=not no_baselines, **{**options, "cv": options["cv"] or 0})
+    )
     summary = result.summary
-    click.echo(f"exported trial {summary['trial']['id']} to {result.out}")
+    exported = summary["exported"]
+    ids = ", ".join(t["id"] for t in exported["trials"])
+    kind = "a refit" if exported["kind"] == "refit" else f"a bag of {exported['members']} models"
+    click.echo(f"exported trial {ids} ({kind}) to {result.out}")
     click.echo(f"test MAPE {summary['test']['mape']:.2f}% on {summary['test']['n']} houses")
     for label, baseline in summary["baselines"].items():
         verdict = "beaten" if baseline["beaten"] else "NOT beaten"
         click.echo(f"  {label}: {baseline_mape(baseline)} ({verdict})")
     if summary["cv"]:
-        cv_result = summary["cv"]
-        click.echo(
-            f"{cv_result['k']}-fold CV MAPE {cv_result['mape_mean']:.2f}% "
-            f"± {cv_result['mape_std']:.2f}"
-        )
+        cv = summary["cv"]
+        click.echo(f"{cv['k']}-fold CV MAPE (same folds for all):")
+        for label, model in cv["models"].items():
+            click.echo(f"  {label}: {model['mape_mean']:.2f}% ± {model['mape_std']:.2f}")
+    click.echo(summary["verdict"]["sentence"])
     click.echo(f"report: {result.out / 'report.html'}")
 
 

@@ -12,13 +12,18 @@ from pathlib import Path
 
 import click
 
+from houses_tune.commands.options import (
+    backend_option,
+    device_option,
+    seed_option,
+    split_options,
+)
 from houses_tune.tuner.budget import TUNERS, parse_budget
-from houses_tune.tuner.devices import DEVICE_CHOICES
 
 #: Settings recorded as "given on the command line" (a resume checks them against run.json).
 _SETTING_PARAMS = (
-    "dataset", "space", "budget", "max_epochs", "factor", "tuner", "seed",
-    "min_zip_count", "val_size", "test_size", "val_seed", "splits_file",
+    "dataset", "space", "budget", "max_epochs", "factor", "tuner", "seed", "min_zip_count",
+    "folds", "val_size", "test_size", "val_seed", "splits_file", "patience", "backend",
 )  # fmt: skip
 
 
@@ -72,17 +77,13 @@ AddressType = CheckedText("address", _check_address)
 SpaceType = CheckedText("space", _check_space)
 
 
-#: ``--device``, shared by ``search`` and ``worker``.
-device_option = click.option(
-    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
-    help="Train on the GPU when there is one (auto), or force cpu / gpu.",
-)  # fmt: skip
-
-
 def _select_devices(settings):
-    """Choose the devices and say which; before Keras is imported, so cpu hides the GPUs."""
+    """Choose backend and devices and say which; before Keras is imported, so --backend
+    takes effect and --device cpu hides the GPUs."""
+    from houses_tune.backend import use_backend
     from houses_tune.tuner.devices import prepare_environment, release_gpus, select_devices
 
+    use_backend(settings.backend)
     prepare_environment(settings.device)
     plan = select_devices(settings.device, settings.mixed_precision)
     click.echo(plan.describe(), err=True)
@@ -98,18 +99,15 @@ def _stderr_console():
 
 
 @click.command()
-@click.option(
-    "--dataset",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Houses dataset folder (HousesInfo.txt + photos).  [default: embedded dataset]",
-)
+@split_options
 @click.option(
     "--space", type=SpaceType, default="mixed", show_default=True,
     help="Preset name (houses-tune spaces list) or a YAML space file.",
 )  # fmt: skip
 @click.option(
     "--budget", type=BudgetType(), metavar="EPOCHS|DURATION",
-    help="Total training epochs over all trials (600), or wall-clock time (45m, 2h, 1h30m).",
+    help="Epochs of all fold models of all trials together (3000), or wall-clock time "
+    "(45m, 2h, 1h30m).",
 )  # fmt: skip
 @click.option(
     "--max-epochs", type=click.IntRange(min=1),
@@ -124,36 +122,26 @@ def _stderr_console():
     "--tuner", type=click.Choice(TUNERS), default="hyperband", show_default=True,
     help="KerasTuner algorithm.",
 )  # fmt: skip
+@click.option(
+    "--patience", type=click.IntRange(min=1), default=10, show_default=True,
+    help="Stop a fold model after this many epochs without a better validation MAPE.",
+)  # fmt: skip
 @click.option("--run", "run_name", help="Run name: results go to RESULTS_DIR/RUN.  [default: time]")
 @click.option(
     "--results-dir", type=click.Path(file_okay=False, path_type=Path), default="results",
     show_default=True, help="Folder holding the runs.",
 )  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of tuner and models.")
+@seed_option
 @click.option("--resume", is_flag=True, help="Continue the run named by --run.")
 @click.option("--overwrite", is_flag=True, help="Delete the run named by --run and start over.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("-v", "--verbose", is_flag=True, help="Per-epoch Keras output, a line per trial.")
 @click.option(
-    "--min-zip-count", type=click.IntRange(min=0), default=25, show_default=True,
-    help="Drop houses whose zip code has fewer houses (the tutorials' filter).",
-)  # fmt: skip
-@click.option(
-    "--val-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
-    show_default=True, help="Fraction of the training part used to score trials.",
-)  # fmt: skip
-@click.option(
-    "--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
-    show_default=True, help="Fraction held out for export's test (never seen by the search).",
-)  # fmt: skip
-@click.option(
-    "--val-seed", type=int, default=0, show_default=True,
-    help="Seed of the validation split (the test split is always the tutorials').",
-)  # fmt: skip
-@click.option(
     "--splits", "splits_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Use the train/val/test indices of a splits.json (e.g. another run's).",
+    help="Use the test rows (and search rows, folds) of a splits file, e.g. another run's "
+    "splits.json.",
 )  # fmt: skip
+@backend_option
 @device_option
 @click.option(
     "--mixed-precision", is_flag=True,
@@ -168,47 +156,32 @@ def _stderr_console():
     help="Let workers on other machines join (e.g. 0.0.0.0:8000); see houses-tune worker.",
 )  # fmt: skip
 @click.pass_context
-def search(ctx, run_name, results_dir, resume, overwrite, dry_run, verbose, **options) -> None:
+def search(ctx, run_name, verbose, **options) -> None:
     """Search for the best network within a budget of epochs or time.
 
-    Hyperband by default. The plan (brackets, trials, epochs) is printed before training.
+    Hyperband by default; every trial is trained and scored on --folds folds of the
+    search houses. The plan (brackets, trials, epochs) is printed before training.
     Ctrl-C stops cleanly; --resume continues the run and keeps every finished trial.
     """
-    from houses_tune.errors import SearchError
-    from houses_tune.tuner.search import SearchSettings, prepare_search, run_search
+    from houses_tune.tuner.job import SearchSettings, prepare_search
+    from houses_tune.tuner.search import run_search
 
-    if resume and overwrite:
-        raise SearchError("use either --resume or --overwrite, not both")
-    if resume and not run_name:
-        raise SearchError("--resume needs --run NAME (the run to continue)")
-    if options["budget"] is None and not resume:
-        raise SearchError("--budget is required (epochs such as 600, or a duration such as 45m)")
     explicit = frozenset(
         name
         for name in _SETTING_PARAMS
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
     )
     settings = SearchSettings(
-        run=run_name,
-        results_dir=results_dir,
-        resume=resume,
-        overwrite=overwrite,
-        dry_run=dry_run,
-        verbose=verbose,
-        explicit=explicit,
-        argv=["houses-tune", *sys.argv[1:]],
-        **options,
-    )
-    console = _stderr_console()
-    # Bad flags and run folder problems: before any work. A resume's stored settings
-    # (its precision among them) decide the devices.
-    resolved = prepare_search(settings)[0]
-    if not dry_run:
-        settings.device_plan = _select_devices(resolved)
-    outcome = run_search(settings, console)
-    if dry_run:
-        click.echo("\n".join(outcome.plan.describe()))
+        run=run_name, verbose=verbose, explicit=explicit,
+        argv=("houses-tune", *sys.argv[1:]), **options,
+    )  # fmt: skip
+    job = prepare_search(settings)  # every flag and run folder check, before any work
+    if job.settings.dry_run:
+        click.echo("\n".join(job.plan.describe()))
         return
+    # A resume's stored settings (backend, precision) decide the devices.
+    devices = _select_devices(job.settings)
+    outcome = run_search(job, devices, _stderr_console())
     best = (
         f"best val MAPE {outcome.best_score:.2f}% (trial {outcome.best_trial})"
         if outcome.best_score is not None
@@ -234,8 +207,8 @@ def trials(run, top, as_json) -> None:
     """List the trials of RUN, best first: id, status, epochs, val MAPE, hyperparameters."""
     from rich.console import Console
 
-    from houses_tune.results.run_dir import RunDir
     from houses_tune.results.trials import trials_json, trials_table
+    from houses_tune.run import RunDir
 
     run_dir = RunDir(run)
     records = run_dir.trials()[:top] if top else run_dir.trials()
@@ -256,7 +229,7 @@ def board(run, port, host) -> None:
     import subprocess
 
     from houses_tune.errors import RunError
-    from houses_tune.results.run_dir import RunDir
+    from houses_tune.run import RunDir
 
     run_dir = RunDir(run)
     if not run_dir.tensorboard_dir.is_dir():

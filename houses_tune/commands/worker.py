@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from houses_tune.commands.search import AddressType, device_option
+from houses_tune.commands.options import device_option
+from houses_tune.commands.search import AddressType
 
 
 def _tuner_id(ctx, param, value):
@@ -40,17 +41,20 @@ def worker(chief, run_dir, results_dir, tuner_id, device, verbose) -> None:
     """Join a distributed search: take trials from its chief until there are none left.
 
     Every worker needs the run folder (a shared filesystem) and the dataset at the
-    same path as the chief; settings and precision come from the run's run.json.
+    same path as the chief; settings, backend and precision come from the run's run.json.
     """
-    from houses_tune.results.run_dir import RunDir
+    from houses_tune.backend import use_backend
+    from houses_tune.run import RunDir
     from houses_tune.tuner.devices import prepare_environment, select_devices
     from houses_tune.tuner.distributed import find_run, run_worker
 
-    prepare_environment(device)  # before anything imports keras
     folder = run_dir or find_run(results_dir, chief)
-    # Same precision as the chief's search, so all trials are comparable.
-    mixed = bool(RunDir(folder).settings["search"].get("mixed_precision"))
-    plan = select_devices(device, mixed_precision=mixed)
+    search = RunDir(folder).search
+    # Before anything imports Keras; the chief's backend and precision, so all trials are
+    # trained alike.
+    use_backend(search.get("backend", "auto"))
+    prepare_environment(device)
+    plan = select_devices(device, mixed_precision=bool(search.get("mixed_precision")))
     click.echo(f"Worker {tuner_id or ''} {plan.describe()}".replace("  ", " "), err=True)
     beat = run_worker(folder, chief, tuner_id, plan, verbose)
     click.echo(f"worker {beat['tuner_id']}: {beat['state']}, {beat.get('trials', 0)} trial(s)")

@@ -5,13 +5,20 @@ Everything a search or export needs goes through
 """
 
 from houses_tune.data.embedded import embedded_dataset_path
-from houses_tune.data.model_data import ModelData
+from houses_tune.data.model_data import PHOTO_INPUTS, ModelData
 from houses_tune.data.photos import ROOMS, montage
-from houses_tune.data.preprocess import TARGET_TRANSFORMS, Preprocessor, TargetTransform
+from houses_tune.data.preprocess import (
+    ATTRIBUTE_INPUTS,
+    TARGET_TRANSFORMS,
+    Preprocessor,
+    TargetTransform,
+)
 from houses_tune.data.reader import Houses, load_houses, validate_folder
-from houses_tune.data.splits import Splits, make_splits
+from houses_tune.data.splits import Splits, make_folds, make_splits, splits_from_file
 
 __all__ = [
+    "ATTRIBUTE_INPUTS",
+    "PHOTO_INPUTS",
     "ROOMS",
     "TARGET_TRANSFORMS",
     "Houses",
@@ -21,7 +28,9 @@ __all__ = [
     "TargetTransform",
     "embedded_dataset_path",
     "load_houses",
+    "make_folds",
     "make_splits",
     "montage",
+    "splits_from_file",
     "validate_folder",
 ]

@@ -1,57 +1,69 @@
-"""Model inputs and targets for one search or refit, with photos kept in memory per tile."""
+"""Model inputs and targets for a search or export, with photos decoded only when used."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 
 from houses_tune.data.photos import ROOMS, montage
-from houses_tune.data.preprocess import Preprocessor, TargetTransform
+from houses_tune.data.preprocess import ATTRIBUTE_INPUTS, Preprocessor, TargetTransform
 from houses_tune.data.reader import Houses
+
+#: Names of the photo inputs of a network.
+PHOTO_INPUTS = ("montage", *ROOMS)
 
 
 class ModelData:
-    """Everything a hypermodel feeds to Keras, fitted on ``fit_rows`` (the training part).
+    """Everything a network is fed, with preprocessing fitted on ``fit_rows``.
 
     Attributes:
         houses: The dataset.
-        fit_rows: Rows the preprocessor and target transforms are fitted on.
+        fit_rows: Rows the preprocessor and target transforms are fitted on (the search
+            rows: never the test split).
         preprocessor: Fitted attribute encoder.
-        n_attributes: Width of the ``attributes`` input.
+        n_zips: Width of the ``zip`` input.
     """
 
     def __init__(self, houses: Houses, fit_rows: np.ndarray) -> None:
         self.houses = houses
         self.fit_rows = np.asarray(fit_rows, dtype=np.int64)
         self.preprocessor = Preprocessor.fit(houses.frame.iloc[self.fit_rows])
-        self.n_attributes = self.preprocessor.n_attributes
-        self._attributes = self.preprocessor.attributes(houses.frame)
+        self.n_zips = len(self.preprocessor.zip_vocabulary)
+        self._attributes = self.preprocessor.encode(houses.frame)
         self._prices = houses.frame["price"].to_numpy(dtype=np.float64)
-        self._photos: dict[int, np.ndarray] = {}  # tile -> (n, 4, t, t, 3)
-        self._montages: dict[int, np.ndarray] = {}
+        self._photos: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # tile -> photos, montages
         self._transforms: dict[str, TargetTransform] = {}
 
     def _tile(self, tile: int) -> tuple[np.ndarray, np.ndarray]:
         if tile not in self._photos:
-            self._photos[tile] = self.houses.photos(tile)
-            self._montages[tile] = montage(self._photos[tile])
-        return self._photos[tile], self._montages[tile]
+            photos = self.houses.photos(tile)
+            self._photos[tile] = photos, montage(photos)
+        return self._photos[tile]
 
-    def inputs(self, rows: np.ndarray, tile: int) -> dict[str, np.ndarray]:
-        """Model inputs for some rows, named like the models' inputs.
+    def inputs(
+        self, rows: np.ndarray, names: Iterable[str], tile: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """The named model inputs of some rows; photos are decoded only if asked for.
 
         Args:
             rows: Row indices into ``houses.frame``.
-            tile: Photo side in pixels (may exceed the files' size: upsampled).
+            names: Input names (``ATTRIBUTE_INPUTS`` and ``PHOTO_INPUTS``).
+            tile: Photo side in pixels, needed for photo inputs (may exceed the files').
 
         Returns:
-            ``attributes`` float32 ``(n, k)``, ``montage`` uint8 ``(n, 2t, 2t, 3)`` and
-            one uint8 ``(n, t, t, 3)`` array per room.
+            Attributes as float32 ``(n, k)``; ``montage`` uint8 ``(n, 2t, 2t, 3)``; rooms
+            uint8 ``(n, t, t, 3)``.
         """
         rows = np.asarray(rows, dtype=np.int64)
-        photos, montages = self._tile(tile)
-        out = {"attributes": self._attributes[rows], "montage": montages[rows]}
-        for slot, room in enumerate(ROOMS):
-            out[room] = photos[rows, slot]
+        out = {}
+        for name in names:
+            if name in ATTRIBUTE_INPUTS:
+                out[name] = self._attributes[name][rows]
+            elif name == "montage":
+                out[name] = self._tile(tile)[1][rows]
+            else:
+                out[name] = self._tile(tile)[0][rows, ROOMS.index(name)]
         return out
 
     def transform(self, name: str) -> TargetTransform:

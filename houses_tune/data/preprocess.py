@@ -1,4 +1,13 @@
-"""Attribute preprocessing and target transforms, fitted on training rows only."""
+"""Attribute encoding and target transforms, fitted on the search rows only (never test).
+
+The network's attribute inputs, each min-max scaled with ranges from the fit rows:
+
+- ``zip``: one-hot zip code over the fit rows' zip codes (an unseen zip code is all zeros);
+- ``rooms``: bedrooms and bathrooms;
+- ``area`` and ``log_area``: the area, and its logarithm (the space chooses one).
+
+The tutorials' attribute vector is ``zip``, ``rooms``, ``area`` concatenated, in that order.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +18,27 @@ import pandas as pd
 
 from houses_tune.errors import SpaceError
 
-CONTINUOUS = ("bedrooms", "bathrooms", "area")
-TARGET_TRANSFORMS = ("max_scale", "log")
+#: Scaled numeric inputs and the raw column each one comes from (log_area: log of area).
+SCALED = {"bedrooms": "bedrooms", "bathrooms": "bathrooms", "area": "area", "log_area": "area"}
+#: Names of the attribute inputs of a network.
+ATTRIBUTE_INPUTS = ("zip", "rooms", "area", "log_area")
+TARGET_TRANSFORMS = ("log", "max_scale")
+
+
+def scaled_values(name: str, frame: pd.DataFrame) -> np.ndarray:
+    """The raw values behind scaled input ``name`` (``log_area``: ln of area), float64."""
+    values = frame[SCALED[name]].to_numpy(dtype=np.float64)
+    return np.log(values) if name == "log_area" else values
 
 
 @dataclass
 class Preprocessor:
-    """Min-max scaling of the continuous attributes and a one-hot zip code.
+    """Min-max ranges of the numeric attributes and the zip code vocabulary.
 
     Attributes:
         zip_vocabulary: Sorted zip codes seen when fitting; others encode as all zeros.
-        mins: Minimum per continuous column.
-        maxs: Maximum per continuous column.
+        mins: Minimum per ``SCALED`` name.
+        maxs: Maximum per ``SCALED`` name.
     """
 
     zip_vocabulary: list[int]
@@ -29,36 +47,38 @@ class Preprocessor:
 
     @classmethod
     def fit(cls, frame: pd.DataFrame) -> Preprocessor:
-        """Fit on the rows of ``frame`` (the training part)."""
+        """Fit on the rows of ``frame`` (the search rows)."""
         return cls(
             zip_vocabulary=sorted(int(z) for z in frame["zipcode"].unique()),
-            mins={c: float(frame[c].min()) for c in CONTINUOUS},
-            maxs={c: float(frame[c].max()) for c in CONTINUOUS},
+            mins={n: float(scaled_values(n, frame).min()) for n in SCALED},
+            maxs={n: float(scaled_values(n, frame).max()) for n in SCALED},
         )
 
-    @property
-    def n_attributes(self) -> int:
-        """Width of ``attributes``: one column per known zip code, plus 3."""
-        return len(self.zip_vocabulary) + len(CONTINUOUS)
+    def scale_and_offset(self, name: str) -> tuple[float, float]:
+        """``(scale, offset)`` with ``x * scale + offset`` = min-max scaled ``x``.
 
-    def attributes(self, frame: pd.DataFrame) -> np.ndarray:
-        """Encode houses as the tutorials do: one-hot zip first, then scaled continuous.
-
-        Args:
-            frame: Rows with columns bedrooms, bathrooms, area, zipcode.
-
-        Returns:
-            float32 ``(n, n_attributes)``; values outside the fitted range scale
-            outside [0, 1], as sklearn's MinMaxScaler does.
+        A constant column maps to 0, as scikit-learn's MinMaxScaler does.
         """
+        span = self.maxs[name] - self.mins[name] or 1.0
+        return 1.0 / span, -self.mins[name] / span
+
+    def scaled(self, name: str, frame: pd.DataFrame) -> np.ndarray:
+        """Min-max scaled ``name`` of ``frame``'s rows, float32 ``(n,)``; values outside the
+        fitted range scale outside [0, 1]."""
+        scale, offset = self.scale_and_offset(name)
+        return (scaled_values(name, frame) * scale + offset).astype(np.float32)
+
+    def encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The attribute inputs (``ATTRIBUTE_INPUTS``) of ``frame``'s rows, float32, rank 2."""
         zips = frame["zipcode"].to_numpy(dtype=np.int64)
         one_hot = zips[:, None] == np.asarray(self.zip_vocabulary, dtype=np.int64)[None, :]
-        scaled = []
-        for column in CONTINUOUS:
-            span = self.maxs[column] - self.mins[column]
-            span = span or 1.0  # a constant column maps to 0, like MinMaxScaler
-            scaled.append((frame[column].to_numpy(dtype=np.float64) - self.mins[column]) / span)
-        return np.column_stack([one_hot, *scaled]).astype(np.float32)
+        rooms = [self.scaled(name, frame) for name in ("bedrooms", "bathrooms")]
+        return {
+            "zip": one_hot.astype(np.float32),
+            "rooms": np.column_stack(rooms),
+            "area": self.scaled("area", frame)[:, None],
+            "log_area": self.scaled("log_area", frame)[:, None],
+        }
 
     def to_dict(self) -> dict:
         """JSON-ready state."""
@@ -68,23 +88,14 @@ class Preprocessor:
             "maxs": dict(self.maxs),
         }
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Preprocessor:
-        """Inverse of ``to_dict``."""
-        return cls(
-            [int(z) for z in data["zip_vocabulary"]],
-            {c: float(data["mins"][c]) for c in CONTINUOUS},
-            {c: float(data["maxs"][c]) for c in CONTINUOUS},
-        )
-
 
 @dataclass(frozen=True)
 class TargetTransform:
     """Price <-> model target.
 
     Attributes:
-        name: ``max_scale`` (price / max training price, the tutorials') or ``log``.
-        scale: The max training price for ``max_scale``; 1.0 for ``log``.
+        name: ``log`` (ln price) or ``max_scale`` (price / max price, the tutorials').
+        scale: The max fit price for ``max_scale``; 1.0 for ``log``.
     """
 
     name: str
@@ -92,7 +103,7 @@ class TargetTransform:
 
     @classmethod
     def fit(cls, name: str, prices: np.ndarray) -> TargetTransform:
-        """Fit on training prices.
+        """Fit on the fit rows' prices.
 
         Raises:
             SpaceError: Unknown ``name``.
@@ -118,10 +129,3 @@ class TargetTransform:
     def to_dict(self) -> dict:
         """JSON-ready state."""
         return {"name": self.name, "scale": self.scale}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TargetTransform:
-        """Inverse of ``to_dict``."""
-        if data["name"] not in TARGET_TRANSFORMS:
-            raise SpaceError(f"unknown target transform {data['name']!r}")
-        return cls(str(data["name"]), float(data["scale"]))

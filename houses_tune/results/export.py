@@ -1,32 +1,61 @@
-"""``houses-tune export``: refit the best trial, evaluate it once on test, write model + report.
+"""``houses-tune export``: ship the search's winner as one model, evaluated once on test.
 
-The work (final fit, baselines, cross-validation) happens first; then every file is
-written into a temporary folder beside the destination and renamed into place at the
-end, so an interrupted or failed export leaves no half-written result.
+What is shipped is what the search scored: the fold models of the best configuration (or
+of the ``ensemble`` best), bagged into one ``model.keras`` that averages them in log-price
+space. ``refit=True`` ships the old fixed-epoch refit instead, for comparison. The work
+(baselines, cross-validation) happens first; then every file is written into a temporary
+folder beside the destination and renamed into place at the end, so an interrupted or
+failed export leaves no half-written result.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import shutil
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from houses_tune.backend import installed
 from houses_tune.errors import ExportError
+from houses_tune.results.staging import check_destination, staged_folder
 
 # model.keras and the SavedModel must agree this closely on the test houses.
 SAVED_MODEL_TOLERANCE = 1e-4
 TOP_TRIALS = 10
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What ``houses-tune export`` was asked to do.
+
+    Attributes:
+        out: Export folder; default ``<run>/best``. Replaced as a whole if it exists.
+        trial_id: Export this trial instead of the best.
+        ensemble: Bag the fold models of this many best configurations.
+        refit: Ship a fixed-epoch refit on all search houses instead of the bag.
+        cv: When >= 2, also score the pipeline and every baseline on K folds.
+        seed: Seed of the tutorial baselines (their first seed), the refit and the CV.
+        baselines: Also train the three tutorial networks (the simple baselines always run).
+        baseline_epochs: Epochs of each tutorial network.
+        baseline_seeds: Train each tutorial network with seeds ``seed, seed + 1, ...`` on
+            the split and score it by the median test MAPE over them.
+        allow_running: Export a run whose search is still running.
+        saved_model: Also write the TensorFlow SavedModel (needs TensorFlow installed).
+    """
+
+    out: Path | None = None
+    trial_id: str | None = None
+    ensemble: int = 1
+    refit: bool = False
+    cv: int = 0
+    seed: int = 0
+    baselines: bool = True
+    baseline_epochs: int = 200
+    baseline_seeds: int = 3
+    allow_running: bool = False
+    saved_model: bool = True
 
 
 @dataclass
@@ -34,226 +63,152 @@ class ExportResult:
     """What ``export_run`` wrote.
 
     Attributes:
-        out: the export folder (``model.keras``, ``saved_model/``, reports).
-        summary: the content of ``metrics.json``.
+        out: The export folder (``model.keras``, ``saved_model/``, reports).
+        summary: The content of ``metrics.json``.
     """
 
     out: Path
     summary: dict
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def choose_trial(trials: list, trial_id: str | None = None):
-    """The trial to export: the named one, else the best finished one.
-
-    Args:
-        trials: ``TrialRecord`` list, best first (``RunDir.trials()``).
-        trial_id: a trial id to export instead of the best.
-
-    Raises:
-        ExportError: no finished trial, or no trial with that id.
-    """
-    scored = _scored(trials)
-    if trial_id is None:
-        if not scored:
-            raise ExportError("the run has no finished trial with a score to export")
-        return scored[0]
-    for trial in trials:
-        # "7" names trial "0007", as people read the ids off a sorted table.
-        if str(trial.trial_id) == str(trial_id) or _same_number(trial.trial_id, trial_id):
-            if trial not in scored:
-                raise ExportError(f"trial {trial_id} has no score (status {trial.status})")
-            return trial
-    known = ", ".join(str(t.trial_id) for t in scored[:5]) or "none has a score yet"
-    raise ExportError(f"no trial {trial_id!r} in this run (best ones: {known})")
-
-
-def _same_number(a, b) -> bool:
-    a, b = str(a), str(b)
-    return a.isdigit() and b.isdigit() and int(a) == int(b)
-
-
-def cross_validate(space, houses, hp, epochs: int, k: int, seed: int = 0, log=_stderr) -> dict:
-    """K-fold cross-validated test MAPE of one configuration on all filtered houses.
-
-    Each fold refits preprocessing and the target transform on its own training part.
-
-    Returns:
-        ``{"k", "houses", "fold_sizes", "fold_mape", "mape_mean", "mape_std"}``.
-    """
-    from sklearn.model_selection import KFold
-
-    from houses_tune.results.metrics import mape
-    from houses_tune.results.refit import fit_configuration
-
-    sizes, scores = [], []
-    folds = KFold(n_splits=k, shuffle=True, random_state=seed).split(np.arange(len(houses)))
-    for fold, (train, test) in enumerate(folds, start=1):
-        log(f"cross-validation fold {fold}/{k}: {len(train)} train, {len(test)} test houses")
-        fitted = fit_configuration(space, houses, train, hp, epochs, seed)
-        scores.append(mape(houses.frame["price"].to_numpy()[test], fitted.predict(test)))
-        sizes.append(int(len(test)))
-    return {
-        "k": k,
-        "houses": len(houses),
-        "fold_sizes": sizes,
-        "fold_mape": scores,
-        "mape_mean": float(np.mean(scores)),
-        "mape_std": float(np.std(scores)),
-    }
-
-
-def check_destination(destination: Path) -> None:
-    """Refuse an export path that is a file: checked before the training and when writing.
-
-    Raises:
-        ExportError: ``destination`` exists and is not a folder.
-    """
-    if destination.exists() and not destination.is_dir():
-        raise ExportError(f"{destination}: exists and is not a folder")
-
-
-@contextmanager
-def staged_folder(destination: Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder that replaces ``destination`` when the block succeeds.
-
-    The temporary folder sits beside the destination (same file system, so the final
-    rename is atomic) and is removed if the block raises, including on Ctrl-C.
-    """
-    check_destination(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    temp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the export is an ordinary folder
-    try:
-        yield temp
-        if destination.exists():
-            # A folder cannot be replaced by rename: move the old one aside first.
-            old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
-            os.replace(destination, old / destination.name)
-            os.replace(temp, destination)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(temp, destination)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-
-
 def export_run(
-    run: str | Path,
-    out: str | Path | None = None,
-    trial_id: str | None = None,
-    cv: int = 0,
-    seed: int = 0,
-    baselines: bool = True,
-    baseline_epochs: int | None = None,
-    baseline_seeds: int | None = None,
-    log: Callable[[str], None] = _stderr,
+    run: str | Path, options: ExportOptions = ExportOptions(), console=None
 ) -> ExportResult:
-    """Refit a run's best (or named) trial, evaluate it on test, write model and report.
-
-    Args:
-        run: run folder (``results/<run>``).
-        out: export folder; default ``<run>/best``. Replaced as a whole if it exists.
-        trial_id: export this trial instead of the best.
-        cv: when >= 2, also report K-fold cross-validated MAPE of the configuration.
-        seed: seed of the final fit, the first tutorial baseline run and the CV folds.
-        baselines: also train the three tutorial networks (the per-zip median and
-            ridge baselines are always computed: they take milliseconds).
-        baseline_epochs: epochs of each tutorial network (default: the tutorials' 200).
-        baseline_seeds: train each tutorial network with seeds ``seed, seed + 1, ...``
-            (default 3) and score it by the median test MAPE over them.
-        log: progress callback (stderr by default).
-
-    Returns:
-        The folder written and the summary (``metrics.json``).
+    """Bag (or refit) a run's best trials, evaluate on test, write model and report.
 
     Raises:
         RunError: ``run`` is not a run folder.
-        ExportError: no trial to export, or the exported files disagree.
+        ExportError: The search still runs, no trial to export, a bad option, or the
+            exported files disagree.
     """
-    import keras_tuner
+    from rich.console import Console
 
+    from houses_tune.data import ModelData
     from houses_tune.results import baselines as base
-    from houses_tune.results.metrics import price_metrics
-    from houses_tune.results.refit import fit_configuration
-    from houses_tune.results.run_dir import RunDir
+    from houses_tune.results.bag import load_members, refit_member
+    from houses_tune.results.choose import choose_trials
+    from houses_tune.results.progress import ExportProgress
     from houses_tune.results.serving import build_serving_model
+    from houses_tune.run import RunDir
+    from houses_tune.search_spaces import HousesHyperModel
 
     started = time.perf_counter()
     run_dir = RunDir(run)
-    run = Path(run)
-    out = Path(out) if out is not None else run / "best"
+    out = Path(options.out) if options.out is not None else run_dir.path / "best"
     check_destination(out)
-    baseline_epochs = base.TUTORIAL_EPOCHS if baseline_epochs is None else baseline_epochs
-    baseline_seeds = base.TUTORIAL_SEEDS if baseline_seeds is None else baseline_seeds
-    if baseline_seeds < 1:
-        raise ExportError(f"--baseline-seeds must be at least 1, got {baseline_seeds}")
-    seeds = [seed + i for i in range(baseline_seeds)]
     trials = run_dir.trials()
-    record = choose_trial(trials, trial_id)
-    houses, splits, space = run_dir.load_houses(), run_dir.splits, run_dir.space()
-    if cv and not 2 <= cv <= len(houses):  # checked before hours of training, not after
-        raise ExportError(f"--cv must be between 2 and {len(houses)} (the houses), got {cv}")
-    hp = keras_tuner.HyperParameters.from_config(record.hp_config)
-    refit_rows = np.concatenate([splits.train, splits.val]).astype(np.int64)
-    test_rows = np.asarray(splits.test, dtype=np.int64)
-    epochs = int(record.best_epoch or record.epochs or 1)
-
-    log(f"final fit: trial {record.trial_id}, {epochs} epochs on {len(refit_rows)} houses")
-    fitted = fit_configuration(space, houses, refit_rows, hp, epochs, seed)
-    model = build_serving_model(fitted.model, fitted.data.preprocessor, fitted.transform)
-    test = houses.frame.iloc[test_rows].reset_index(drop=True)
-    inputs = _test_inputs(model, houses, test_rows)
-    predicted = model.predict(inputs, verbose=0).reshape(-1).astype(np.float64)
-    if not np.isfinite(predicted).all():  # a diverged refit: say so before the baselines run
+    if run_dir.status == "running" and not options.allow_running:
         raise ExportError(
-            f"the refit of trial {record.trial_id} diverged (non-finite test predictions); "
-            "try another --seed or --trial"
+            f"{run_dir.path}: its search is still running ({len(trials)} trials so far); "
+            "wait for it to end, or pass --allow-running to export the best trial so far"
         )
+    chosen = choose_trials(trials, options.trial_id, options.ensemble)
+    if options.saved_model and not installed("tensorflow"):
+        raise ExportError(
+            "the SavedModel needs TensorFlow, which is not installed: install it, or pass "
+            "--no-saved-model to write model.keras only"
+        )
+    houses, splits, space = run_dir.load_houses(), run_dir.splits, run_dir.space()
+    if options.cv and not 2 <= options.cv <= len(houses):  # before hours of training
+        raise ExportError(
+            f"--cv must be between 2 and {len(houses)} (the houses), got {options.cv}"
+        )
+    seeds = [options.seed + i for i in range(options.baseline_seeds)]
+    console = console or Console(stderr=True, highlight=False)
+    progress = ExportProgress(console, _planned_models(options, chosen, run_dir.folds, seeds))
 
-    log("baselines" + ("" if baselines else " (simple ones only: --no-baselines)"))
-    baseline_prices = base.run_baselines(
-        houses, refit_rows, test_rows, baseline_epochs, seeds, tutorials=baselines, log=log
+    hypermodel = HousesHyperModel(
+        space, ModelData(houses, splits.search), seed=run_dir.search["seed"]
     )
-    cv_result = cross_validate(space, houses, hp, epochs, cv, seed, log) if cv else None
+    test_rows = np.asarray(splits.test, dtype=np.int64)
+    progress.start()
+    try:
+        if options.refit:
+            members = [
+                refit_member(hypermodel, t, splits.search, options.seed, progress) for t in chosen
+            ]
+        else:
+            members = load_members(run_dir, chosen, hypermodel, splits)
+        progress.log(_exported_line(options, chosen, members))
+        model = build_serving_model(
+            [(m.network, m.transform) for m in members], hypermodel.data.preprocessor
+        )
+        inputs = _test_inputs(model, houses, test_rows)
+        predicted = model.predict(inputs, verbose=0, batch_size=256).reshape(-1).astype(np.float64)
+        if not np.isfinite(predicted).all():  # a diverged model: say so before the baselines
+            raise ExportError(
+                f"the exported model of trial {chosen[0].trial_id} predicts non-finite prices "
+                "for some test houses; try --trial with another trial"
+            )
+        frame = houses.frame
+        simple = base.simple_prices(frame, splits.search, test_rows)
+        tutorial = []
+        if options.baselines:
+            tutorial = base.tutorial_runs(
+                houses, splits.search, test_rows, options.baseline_epochs, seeds, progress
+            )
+        cv = None
+        if options.cv:
+            from houses_tune.results.crossval import cross_validate
+
+            cv = cross_validate(
+                houses,
+                space,
+                chosen,
+                options.cv,
+                search=run_dir.search,
+                seed=options.seed,
+                refit=options.refit,
+                tutorials=options.baselines,
+                baseline_epochs=options.baseline_epochs,
+                listener=progress,
+                log=progress.log,
+            )
+    finally:
+        progress.stop()
+
+    from houses_tune.results.summary import summarize
 
     with staged_folder(out) as temp:
-        log(f"writing {out}")
+        console.print(f"writing {out}", highlight=False)
         model.save(temp / "model.keras")
-        saved_difference = _write_and_check_saved_model(temp, inputs, predicted)
-        frame = _predictions_frame(test, predicted)
-        frame.to_csv(temp / "predictions.csv", index=False)
-        test_metrics = price_metrics(frame["price"], frame["predicted"], frame["zipcode"])
-        summary = {
-            "run": str(run),
-            "trial": _trial_summary(record, epochs),
-            "seed": seed,
-            "test": test_metrics,
-            "baselines": _baseline_summary(
-                frame["price"], test_metrics["mape"], baseline_prices, seeds
-            ),
-            "baseline_epochs": baseline_epochs if baselines else None,
-            "cv": cv_result,
-            **_data_summary(houses, splits),
-            "top_trials": [_trial_summary(t) for t in _scored(trials)[:TOP_TRIALS]],
-            "trials": {"total": len(trials), "scored": len(_scored(trials))},
-            "timing": {
-                "search_seconds": _search_seconds(run_dir.settings),
-                "export_seconds": round(time.perf_counter() - started, 1),
-            },
-            "versions": _versions(),
-            "search_versions": run_dir.settings.get("versions"),
-            "saved_model_max_relative_difference": saved_difference,
-            "final_fit_history": _jsonable(fitted.history),
-        }
-        _write_report(temp, summary, frame, fitted.history, trials, record)
+        difference = _write_and_check(temp, inputs, predicted, options.saved_model)
+        table = _predictions_frame(frame.iloc[test_rows].reset_index(drop=True), predicted)
+        table.to_csv(temp / "predictions.csv", index=False)
+        summary = summarize(
+            run_dir,
+            options,
+            chosen,
+            members,
+            trials,
+            houses,
+            splits,
+            table,
+            simple,
+            tutorial,
+            seeds,
+            cv,
+            difference,
+            export_seconds=time.perf_counter() - started,
+        )
+        from houses_tune.results.report import write_report
+
+        write_report(temp, summary, table, run_dir, chosen, members, trials)
     return ExportResult(out, summary)
+
+
+def _planned_models(options: ExportOptions, chosen: list, folds: int, seeds: list) -> int:
+    tutorials = 3 * len(seeds) if options.baselines else 0
+    ours = len(chosen) if options.refit else 0
+    per_fold = len(chosen) * (1 if options.refit else folds) + (3 if options.baselines else 0)
+    return tutorials + ours + options.cv * per_fold
+
+
+def _exported_line(options: ExportOptions, chosen: list, members: list) -> str:
+    ids = ", ".join(t.trial_id for t in chosen)
+    if options.refit:
+        return f"exporting a refit of trial {ids} on all search houses (for comparison)"
+    return f"exporting a bag of {len(members)} fold models of trial{'s' * (len(chosen) > 1)} {ids}"
 
 
 def _test_inputs(model, houses, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -264,27 +219,30 @@ def _test_inputs(model, houses, rows: np.ndarray) -> dict[str, np.ndarray]:
     return raw_inputs(model, houses.frame.iloc[rows], photos)
 
 
-def _write_and_check_saved_model(folder: Path, inputs: dict, expected: np.ndarray) -> float:
-    """Reload ``model.keras`` safely, write the SavedModel, check both give ``expected``."""
-    from houses_tune.results.serving import (
-        export_saved_model,
-        load_exported_model,
-        saved_model_prices,
-    )
+def _write_and_check(folder: Path, inputs: dict, expected: np.ndarray, saved: bool) -> float:
+    """Reload ``model.keras`` safely (and write the SavedModel); check both give ``expected``.
+
+    Returns:
+        The largest relative difference from ``expected``.
+    """
+    from houses_tune.results.saved_model import write_saved_model
+    from houses_tune.results.serving import load_exported_model
 
     reloaded = load_exported_model(folder / "model.keras")
-    export_saved_model(reloaded, folder / "saved_model")
-    for name, got in (
-        ("model.keras", reloaded.predict(inputs, verbose=0).reshape(-1)),
-        ("saved_model", saved_model_prices(folder / "saved_model", inputs)),
-    ):
+    results = [("model.keras", reloaded.predict(inputs, verbose=0, batch_size=256).reshape(-1))]
+    if saved:
+        path = folder / "saved_model"
+        results.append(("saved_model", write_saved_model(folder / "model.keras", path, inputs)))
+    worst = 0.0
+    for name, got in results:
         difference = float(np.max(np.abs(got - expected) / np.abs(expected)))
         if not difference < SAVED_MODEL_TOLERANCE:
             raise ExportError(
                 f"{name} predictions differ from the trained model's by {difference:.2e} "
                 f"(relative, more than {SAVED_MODEL_TOLERANCE})"
             )
-    return difference
+        worst = max(worst, difference)
+    return worst
 
 
 def _predictions_frame(test: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
@@ -296,115 +254,3 @@ def _predictions_frame(test: pd.DataFrame, predicted: np.ndarray) -> pd.DataFram
     frame["predicted"] = np.round(predicted, 2)
     frame["error_pct"] = percentage_errors(frame["price"], frame["predicted"])
     return frame
-
-
-def _scored(trials: list) -> list:
-    return [t for t in trials if t.score is not None and np.isfinite(t.score)]
-
-
-def _trial_summary(record, epochs_refit: int | None = None) -> dict:
-    summary = {
-        "id": str(record.trial_id),
-        "val_mape": record.score,
-        "epochs": record.epochs,
-        "best_epoch": record.best_epoch,
-        # The active values, without KerasTuner's tuner/* bookkeeping.
-        "hyperparameters": _jsonable(dict(record.hyperparameters)),
-    }
-    if epochs_refit is not None:
-        summary["epochs_refit"] = epochs_refit
-    return summary
-
-
-def _baseline_summary(actual, ours: float, baseline_prices: dict, seeds: list[int]) -> dict:
-    """Score each baseline by its median test MAPE over its runs; the verdict uses it.
-
-    A tutorial network's entry also records ``seeds`` and the MAPE of each (``seed_mape``).
-    """
-    from houses_tune.results.baselines import REFERENCE_MAPE, TUTORIALS
-    from houses_tune.results.metrics import mape
-
-    summary = {}
-    for label, runs in baseline_prices.items():
-        # A diverged run (NaN predictions) counts as infinitely wrong, so the median
-        # still ignores it and the reported range ends at inf instead of NaN.
-        scores = [float(np.nan_to_num(mape(actual, prices), nan=np.inf)) for prices in runs]
-        score = float(np.median(scores))
-        summary[label] = {
-            "test_mape": score,
-            "beaten": bool(ours < score),
-            "reference_mape": REFERENCE_MAPE.get(label),
-        }
-        if label in dict(TUTORIALS):
-            summary[label] |= {"seeds": list(seeds), "seed_mape": scores}
-    return summary
-
-
-def _data_summary(houses, splits) -> dict:
-    return {
-        "dataset": {
-            "folder": str(houses.folder),
-            "fingerprint": houses.fingerprint,
-            "houses_total": houses.total,
-            "houses": len(houses),
-            "min_zip_count": houses.min_zip_count,
-            "zip_codes": int(houses.frame["zipcode"].nunique()),
-        },
-        "split": {
-            "train": len(splits.train),
-            "val": len(splits.val),
-            "test": len(splits.test),
-            "refit": len(splits.train) + len(splits.val),
-        },
-    }
-
-
-def _write_report(folder, summary, frame, history, trials, record) -> None:
-    from houses_tune.results import plots
-    from houses_tune.results.report import render_html, render_markdown
-
-    scored = _scored(trials)
-    best = next((i for i, t in enumerate(scored) if t.trial_id == record.trial_id), None)
-    images = {
-        "predicted_vs_actual": plots.predicted_vs_actual(frame["price"], frame["predicted"]),
-        "error_distribution": plots.error_distribution(frame["error_pct"]),
-        "learning_curves": plots.learning_curves(history),
-        "trials": plots.trials_scatter([t.epochs for t in scored], [t.score for t in scored], best),
-    }
-    (folder / "plots").mkdir()
-    for name, png in images.items():
-        (folder / "plots" / f"{name}.png").write_bytes(png)
-    (folder / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (folder / "report.md").write_text(render_markdown(summary, list(images)))
-    (folder / "report.html").write_text(render_html(summary, images))
-
-
-def _search_seconds(settings: dict) -> float | None:
-    timing = settings.get("timing") or {}
-    for key in ("elapsed_s", "elapsed_seconds"):
-        if isinstance(timing.get(key), (int, float)):
-            return float(timing[key])
-    return None
-
-
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for package in ("houses-tune", "keras", "tensorflow", "keras-tuner", "numpy", "scikit-learn"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "not installed"
-    return found
-
-
-def _jsonable(value):
-    """numpy scalars and arrays -> plain Python, recursively (json.dumps rejects them)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

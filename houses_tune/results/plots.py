@@ -60,18 +60,24 @@ def error_distribution(percent_errors: np.ndarray) -> bytes:
     return _png(figure)
 
 
-def learning_curves(history: dict) -> bytes:
-    """Training loss and price MAPE per epoch of the final fit (one panel each)."""
-    keys = [k for k in ("loss", "price_mape") if k in history] or sorted(history)[:2]
-    figure = _figure(4.0 * max(1, len(keys)), 3.5)
-    for index, key in enumerate(keys, start=1):
-        axes = figure.add_subplot(1, len(keys), index)
-        values = history[key]
-        axes.plot(range(1, len(values) + 1), values, marker="." if len(values) < 50 else None)
+def learning_curves(panels: dict[str, dict[str, list[float]]]) -> bytes:
+    """One panel per metric, one line per model (e.g. each fold model's validation MAPE).
+
+    Args:
+        panels: Panel title -> line label -> value per epoch.
+    """
+    panels = {title: lines for title, lines in panels.items() if lines} or {"no curves": {}}
+    figure = _figure(4.5 * len(panels), 3.5)
+    for index, (title, lines) in enumerate(panels.items(), start=1):
+        axes = figure.add_subplot(1, len(panels), index)
+        for label, values in lines.items():
+            axes.plot(range(1, len(values) + 1), values, label=label,
+                      marker="." if len(values) < 50 else None)  # fmt: skip
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_ylabel(key)
-        axes.set_title(f"final fit: {key}")
+        axes.set_title(title)
+        if len(lines) > 1:
+            axes.legend(fontsize="small")
     return _png(figure)
 
 

@@ -1,27 +1,165 @@
-"""Render the export's summary (the content of ``metrics.json``) as Markdown and HTML.
+"""The export report: report.md and report.html from one Jinja2 template, plus the plots.
 
-Both formats come from one list of sections (paragraphs, tables, images), so they always
-hold the same numbers. The HTML inlines its plots as base64 PNG and needs no other file;
-the Markdown links the PNG files written beside it in ``plots/``.
+``templates/report.j2`` holds the report's content once; ``templates/markdown.j2`` and
+``templates/html.j2`` say how to write headings, paragraphs, tables and images in each
+format, so both files always hold the same numbers. The HTML inlines its plots as base64
+PNG and needs no other file; the Markdown links the PNG files written in ``plots/``.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
-import re
+from pathlib import Path
 
 PLOT_TITLES = {
     "predicted_vs_actual": "Predicted vs actual price (test)",
     "error_distribution": "Distribution of percentage errors (test)",
-    "learning_curves": "Learning curves of the final fit",
+    "learning_curves": "Learning curves of the exported models",
     "trials": "Validation MAPE vs epochs of every trial",
 }
 
 
-def verdicts(summary: dict) -> list[str]:
-    """One plain sentence per baseline: did the exported model beat it on the test split?"""
+def write_report(folder: Path, summary: dict, table, run_dir, chosen, members, trials) -> None:
+    """Write plots/, metrics.json, report.md and report.html into ``folder``."""
+    from houses_tune.results import plots
+
+    scored = [t for t in trials if t.score is not None]
+    best = next((i for i, t in enumerate(scored) if t.trial_id == chosen[0].trial_id), None)
+    images = {
+        "predicted_vs_actual": plots.predicted_vs_actual(table["price"], table["predicted"]),
+        "error_distribution": plots.error_distribution(table["error_pct"]),
+        "learning_curves": plots.learning_curves(_curves(run_dir, chosen, members, summary)),
+        "trials": plots.trials_scatter(
+            [t.epochs or 0 for t in scored], [t.score for t in scored], best
+        ),
+    }
+    (folder / "plots").mkdir()
+    for name, png in images.items():
+        (folder / "plots" / f"{name}.png").write_bytes(png)
+    (folder / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (folder / "report.md").write_text(render(summary, images, "markdown"))
+    (folder / "report.html").write_text(render(summary, images, "html"))
+
+
+def _curves(run_dir, chosen, members, summary) -> dict:
+    """Validation MAPE of each exported fold model, as the search trained it (its last
+    round); for a refit, its training loss and MAPE."""
+    from houses_tune.objective import METRIC, OBJECTIVE
+    from houses_tune.tuner.monitor import trial_history
+
+    if summary["exported"]["kind"] == "refit":
+        return {
+            key: {f"trial {m.trial_id}": m.history.get(key, []) for m in members}
+            for key in ("loss", METRIC)
+        }
+    folds = trial_history(run_dir.tuner_dir, chosen[0].trial_id).get("folds", [])
+    lines = {f"fold {f['fold']}": f.get("history", {}).get(OBJECTIVE, []) for f in folds}
+    return {f"trial {chosen[0].trial_id}: validation MAPE per fold": lines}
+
+
+def render(summary: dict, images: dict[str, bytes], fmt: str) -> str:
+    """The report in ``fmt`` (``"markdown"`` or ``"html"``)."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("houses_tune.results", "templates"),
+        autoescape=fmt == "html",
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )
+    template = environment.get_template("report.j2")
+    return template.render(format_file=f"{fmt}.j2", **context(summary, images))
+
+
+def context(summary: dict, images: dict[str, bytes]) -> dict:
+    """Everything the template shows, as text (numbers formatted here, in one place)."""
+    test, exported = summary["test"], summary["exported"]
+    return {
+        "verdict": summary["verdict"]["sentence"],
+        "lead": _lead(summary),
+        "verdicts": _baseline_lines(summary),
+        "caveat": (
+            f"With {test['n']} test houses one split's MAPE moves by several points; "
+            + (
+                "the cross-validation below is the firmer comparison."
+                if summary.get("cv")
+                else '"houses-tune export --cv K" gives a cross-validated estimate.'
+            )
+        ),
+        "metrics": [
+            ["MAPE", f"{test['mape']:.2f}% (std {test['mape_std']:.2f})"],
+            ["median absolute % error", f"{test['median_ape']:.2f}%"],
+            ["MAE", f"${test['mae']:,.0f}"],
+            ["RMSE", f"${test['rmse']:,.0f}"],
+            ["R²", f"{test['r2']:.3f}"],
+            ["within 10%", f"{test['within_10']:.1f}% of houses"],
+            ["within 20%", f"{test['within_20']:.1f}% of houses"],
+        ],
+        "zips": [[z, v["n"], f"{v['mape']:.2f}%"] for z, v in test.get("mape_per_zip", {}).items()],
+        "baselines": _baseline_rows(summary),
+        "baseline_note": _baseline_note(summary),
+        "cv": _cv(summary["cv"]) if summary.get("cv") else None,
+        "plots": [
+            {
+                "name": name,
+                "title": PLOT_TITLES.get(name, name),
+                "data": base64.b64encode(png).decode("ascii"),
+            }
+            for name, png in images.items()
+        ],
+        "exported": [
+            {
+                "id": t["id"],
+                "score": f"validation MAPE {_score(t)} over {exported['folds']} "
+                + ("folds" if exported["folds"] > 1 else "validation split"),
+                "hyperparameters": [[k, _num(v)] for k, v in sorted(t["hyperparameters"].items())],
+            }
+            for t in exported["trials"]
+        ],
+        "top_trials": [
+            [
+                t["id"],
+                _score(t),
+                " ".join(_num(s, 3) for s in t["fold_mape"]),
+                t["epochs"],
+                t["best_epoch"],
+                ", ".join(f"{k}={_num(v)}" for k, v in sorted(t["hyperparameters"].items())),
+            ]
+            for t in summary["top_trials"]
+        ],
+        "dataset": _dataset_rows(summary),
+        "versions": [[name, version] for name, version in summary["versions"].items()]
+        + [
+            ["backend", summary["backend"]],
+            ["search wall time", _duration(summary["timing"]["search_seconds"])],
+            ["export wall time", _duration(summary["timing"]["export_seconds"])],
+        ],
+        "data": json.dumps(summary, indent=1),
+    }
+
+
+def _lead(summary: dict) -> str:
+    test, exported = summary["test"], summary["exported"]
+    ids = ", ".join(t["id"] for t in exported["trials"])
+    if exported["kind"] == "refit":
+        what = (
+            f"a refit of trial {ids} on all {summary['split']['search']} search houses "
+            "for its mean best epoch (kept for comparison: the bag is the default)"
+        )
+    else:
+        what = (
+            f"a bag of the {exported['members']} fold models the search trained for trial "
+            f"{ids}, averaged in log-price space"
+        )
+    status = "" if summary["run_status"] == "finished" else f" (run {summary['run_status']})"
+    return (
+        f"Run {summary['run']}{status}: exported {what}, evaluated once on "
+        f"{test['n']} test houses the search never saw: test MAPE {test['mape']:.2f}%."
+    )
+
+
+def _baseline_lines(summary: dict) -> list[str]:
     ours = summary["test"]["mape"]
     lines = []
     for label, baseline in summary["baselines"].items():
@@ -30,99 +168,10 @@ def verdicts(summary: dict) -> list[str]:
         if round(ours, 2) == round(theirs, 2):
             verb = "tied with"
         lines.append(
-            f"The search {verb} the {label}: test MAPE {ours:.2f}% vs {theirs:.2f}% "
-            f"({ours - theirs:+.2f} points)."
+            f"On the test split the export {verb} the {label}: {ours:.2f}% vs "
+            f"{theirs:.2f}% ({ours - theirs:+.2f} points)."
         )
     return lines
-
-
-def sections(summary: dict, plots: list[str]) -> list[tuple[str, list[tuple]]]:
-    """The report's content as ``(heading, blocks)`` pairs.
-
-    A block is ``("p", text)``, ``("table", headers, rows)`` or ``("img", plot_name)``.
-    """
-    out = [
-        ("Summary", _summary_blocks(summary)),
-        ("Test metrics", [_metrics_table(summary["test"])]),
-        ("MAPE per zip code", [_zip_table(summary["test"])]),
-        ("Baselines (same split, trained in this export)", _baseline_blocks(summary)),
-    ]
-    cv = summary.get("cv")
-    if cv:
-        out.append((f"{cv['k']}-fold cross-validation", _cv_blocks(cv)))
-    out += [
-        ("Plots", [("img", name) for name in plots]),
-        ("Best hyperparameters", [_hyperparameter_table(summary["trial"]["hyperparameters"])]),
-        ("Top trials", [_trials_table(summary["top_trials"])]),
-        ("Dataset and split", [_dataset_table(summary["dataset"], summary["split"])]),
-        ("Versions and timing", [_versions_table(summary)]),
-    ]
-    return out
-
-
-def _summary_blocks(summary: dict) -> list[tuple]:
-    test, trial = summary["test"], summary["trial"]
-    lead = (
-        f"Run `{summary['run']}`, trial {trial['id']} (validation MAPE "
-        f"{_num(trial['val_mape'])}%), refit on train + validation for "
-        f"{trial['epochs_refit']} epochs with seed {summary['seed']}, evaluated once on "
-        f"{test['n']} test houses: **test MAPE {test['mape']:.2f}%**."
-    )
-    caveat = f"With {test['n']} test houses one split's MAPE moves by several points; " + (
-        "the cross-validation below is the firmer comparison."
-        if summary.get("cv")
-        else "`houses-tune export --cv K` gives a cross-validated estimate."
-    )
-    return [("p", lead), *[("p", line) for line in verdicts(summary)], ("p", caveat)]
-
-
-def _metrics_table(test: dict) -> tuple:
-    return ("table", ["metric", "value"], [
-        ["MAPE", f"{test['mape']:.2f}% (std {test['mape_std']:.2f})"],
-        ["median absolute % error", f"{test['median_ape']:.2f}%"],
-        ["MAE", f"${test['mae']:,.0f}"],
-        ["RMSE", f"${test['rmse']:,.0f}"],
-        ["R²", f"{test['r2']:.3f}"],
-        ["within 10%", f"{test['within_10']:.1f}% of houses"],
-        ["within 20%", f"{test['within_20']:.1f}% of houses"],
-    ])  # fmt: skip
-
-
-def _zip_table(test: dict) -> tuple:
-    rows = [[z, v["n"], f"{v['mape']:.2f}%"] for z, v in test.get("mape_per_zip", {}).items()]
-    return ("table", ["zip code", "test houses", "MAPE"], rows)
-
-
-def _baseline_blocks(summary: dict) -> list[tuple]:
-    rows = [["**exported model (search)**", f"**{summary['test']['mape']:.2f}%**", "", ""]]
-    for label, baseline in summary["baselines"].items():
-        reference = baseline.get("reference_mape")
-        rows.append([
-            label,
-            baseline_mape(baseline),
-            "yes" if baseline["beaten"] else "no",
-            "" if reference is None else f"{reference:.2f}%",
-        ])  # fmt: skip
-    headers = ["model", "test MAPE", "beaten by the search", "reference"]
-    note = "References are the published numbers on the tutorials' split, for orientation only."
-    if summary.get("baseline_epochs") is not None:  # None: --no-baselines
-        # metrics.json of older exports has no seeds: those trained once with the run's seed.
-        seeds = next(
-            (b["seeds"] for b in summary["baselines"].values() if "seeds" in b), [summary["seed"]]
-        )
-        times = (
-            f"once, with seed {seeds[0]}: another seed moves a tutorial network's MAPE by "
-            "a few points"
-            if len(seeds) == 1
-            else f"{len(seeds)} times, with seeds {', '.join(map(str, seeds))}: a network's "
-            "test MAPE is the median over its seeds (their range in brackets), and the "
-            "verdict compares with the median"
-        )
-        note = (
-            f"Tutorial networks trained {summary['baseline_epochs']} epochs on the same "
-            f"training rows as the exported model, {times}. {note}"
-        )
-    return [("table", headers, rows), ("p", note)]
 
 
 def baseline_mape(baseline: dict) -> str:
@@ -137,140 +186,115 @@ def baseline_mape(baseline: dict) -> str:
     return text
 
 
-def _cv_blocks(cv: dict) -> list[tuple]:
-    line = (
-        f"MAPE {cv['mape_mean']:.2f}% ± {cv['mape_std']:.2f} (mean ± std over {cv['k']} "
-        f"folds of all {cv['houses']} houses)."
+def _baseline_rows(summary: dict) -> list[list]:
+    rows = [["exported model", f"{summary['test']['mape']:.2f}%", "", ""]]
+    for label, baseline in summary["baselines"].items():
+        reference = baseline.get("reference_mape")
+        rows.append(
+            [
+                label,
+                baseline_mape(baseline),
+                "yes" if baseline["beaten"] else "no",
+                "" if reference is None else f"{reference:.2f}%",
+            ]
+        )
+    return rows
+
+
+def _baseline_note(summary: dict) -> str:
+    note = (
+        "References are published numbers (tutorial networks) or this project's measurements "
+        "on the tutorials' split, for orientation only."
     )
-    rows = [
-        [fold + 1, size, f"{value:.2f}%"]
-        for fold, (size, value) in enumerate(zip(cv["fold_sizes"], cv["fold_mape"], strict=True))
-    ]
-    return [("p", line), ("table", ["fold", "test houses", "MAPE"], rows)]
+    tutorial = [b for b in summary["baselines"].values() if "seeds" in b]
+    if summary.get("baseline_epochs") is None or not tutorial:  # --no-baselines
+        return note
+    seeds = tutorial[0]["seeds"]
+    cached = sum(sum(b["cached"]) for b in tutorial)
+    runs = sum(len(b["cached"]) for b in tutorial)
+    times = (
+        f"once, with seed {seeds[0]}: another seed moves a tutorial network's MAPE by a few points"
+        if len(seeds) == 1
+        else f"{len(seeds)} times, with seeds {', '.join(map(str, seeds))}: a network's test MAPE "
+        "is the median over its seeds (their range in brackets), and the verdict compares "
+        "with the median"
+    )
+    reuse = (
+        f" {cached} of these {runs} trainings were reused from the baseline cache (same "
+        "data, rows, seed, epochs and library versions)."
+        if cached
+        else ""
+    )
+    return (
+        f"Tutorial networks trained {summary['baseline_epochs']} epochs on the same houses as "
+        f"the exported model, {times}.{reuse} {note}"
+    )
 
 
-def _hyperparameter_table(values: dict) -> tuple:
-    rows = [[name, _num(value)] for name, value in sorted(values.items())]
-    return ("table", ["hyperparameter", "value"], rows)
+def _cv(cv: dict) -> dict:
+    from houses_tune.results.baselines import RIDGE
+    from houses_tune.results.crossval import EXPORTED
 
-
-def _trials_table(trials: list[dict]) -> tuple:
-    headers = ["trial", "val MAPE", "epochs", "best epoch", "hyperparameters"]
+    k = cv["k"]
+    headers = ["model", "MAPE (mean ± std)", *[f"fold {i}" for i in range(1, k + 1)]]
     rows = [
         [
-            t["id"],
-            f"{_num(t['val_mape'])}%",
-            t["epochs"],
-            t["best_epoch"],
-            ", ".join(f"{k}={_num(v)}" for k, v in sorted(t["hyperparameters"].items())),
+            label,
+            f"{m['mape_mean']:.2f}% ± {m['mape_std']:.2f}",
+            *[f"{v:.2f}%" for v in m["fold_mape"]],
         ]
-        for t in trials
+        for label, m in cv["models"].items()
     ]
-    return ("table", headers, rows)
+    rows.append([f"exported minus {RIDGE}", "", *[f"{d:+.2f}" for d in cv["difference_to_ridge"]]])
+    ours = cv["models"][EXPORTED]
+    return {
+        "title": f"{k}-fold cross-validation",
+        "lead": (
+            f"The whole pipeline, trained anew in each of {k} folds of all {cv['houses']} "
+            f"houses, and every baseline on the same folds: exported pipeline "
+            f"{ours['mape_mean']:.2f}% ± {ours['mape_std']:.2f}; better than {RIDGE} on "
+            f"{cv['folds_won_vs_ridge']} of {k} folds."
+        ),
+        "headers": headers,
+        "rows": rows,
+        "note": (
+            "Each tutorial network trains once per fold (seed "
+            f"{cv['seed']}); the spread over folds shows how much it varies."
+        ),
+    }
 
 
-def _dataset_table(dataset: dict, split: dict) -> tuple:
+def _dataset_rows(summary: dict) -> list[list]:
+    dataset, split = summary["dataset"], summary["split"]
     houses = (
         f"{dataset['houses']} of {dataset['houses_total']} ({dataset['zip_codes']} zip codes "
         f"with at least {dataset['min_zip_count']} houses)"
     )
-    splits = (
-        f"train {split['train']}, validation {split['val']}, test {split['test']}; "
-        f"final fit on {split['refit']} houses (train + validation)"
+    sizes = ", ".join(map(str, split["validation_sizes"]))
+    folds = (
+        f"{split['folds']} folds (validation houses {sizes})"
+        if split["folds"] > 1
+        else f"1 validation split of {split['validation_sizes'][0]} houses"
     )
-    rows = [
+    return [
         ["folder", dataset["folder"]],
         ["fingerprint", str(dataset["fingerprint"])[:16]],
         ["houses", houses],
-        ["split", splits],
+        ["split", f"search {split['search']}, test {split['test']}; the search scored on {folds}"],
     ]
-    return ("table", ["", ""], rows)
 
 
-def _versions_table(summary: dict) -> tuple:
-    timing = summary["timing"]
-    rows = [[name, version] for name, version in summary["versions"].items()]
-    rows += [
-        ["search wall time", _duration(timing.get("search_seconds"))],
-        ["export wall time", _duration(timing.get("export_seconds"))],
-    ]
-    return ("table", ["", ""], rows)
+def _score(trial: dict) -> str:
+    if trial["val_mape"] is None:
+        return "-"
+    spread = "" if trial.get("val_mape_std") is None else f" ± {trial['val_mape_std']:.2f}"
+    return f"{trial['val_mape']:.2f}%{spread}"
 
 
-def render_markdown(summary: dict, plots: list[str]) -> str:
-    """Markdown report; images link to ``plots/<name>.png``."""
-    lines = ["# houses-tune export report", ""]
-    for heading, blocks in sections(summary, plots):
-        lines += [f"## {heading}", ""]
-        for block in blocks:
-            if block[0] == "p":
-                lines += [block[1], ""]
-            elif block[0] == "img":
-                lines += [f"![{PLOT_TITLES.get(block[1], block[1])}](plots/{block[1]}.png)", ""]
-            else:
-                headers, rows = block[1], block[2]
-                lines.append("| " + " | ".join(headers) + " |")
-                lines.append("|" + "---|" * len(headers))
-                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-                lines.append("")
-    return "\n".join(lines)
-
-
-def render_html(summary: dict, plots: dict[str, bytes]) -> str:
-    """Self-contained HTML report: styles and plots (base64 PNG) inline."""
-    parts = []
-    for heading, blocks in sections(summary, list(plots)):
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        for block in blocks:
-            if block[0] == "p":
-                parts.append(f"<p>{_inline(block[1])}</p>")
-            elif block[0] == "img":
-                data = base64.b64encode(plots[block[1]]).decode("ascii")
-                title = html.escape(PLOT_TITLES.get(block[1], block[1]))
-                parts.append(
-                    f'<figure><img alt="{title}" src="data:image/png;base64,{data}">'
-                    f"<figcaption>{title}</figcaption></figure>"
-                )
-            else:
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in block[1])
-                body = "".join(
-                    "<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>"
-                    for row in block[2]
-                )
-                parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-    data = html.escape(json.dumps(summary, indent=1))
-    return _PAGE.format(body="\n".join(parts), data=data)
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>houses-tune export report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 0.5em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }}
-img {{ max-width: 100%; }} code {{ background: #f3f3f3; }}
-</style></head><body>
-<h1>houses-tune export report</h1>
-{body}
-<details><summary>metrics.json</summary><pre>{data}</pre></details>
-</body></html>
-"""
-
-
-def _inline(text: str) -> str:
-    # The only Markdown the sections use: **bold** and `code`.
-    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
-
-
-def _md_cell(value) -> str:
-    return str(value).replace("|", "\\|")
-
-
-def _num(value) -> str:
+def _num(value, digits: int = 4) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
+        return f"{value:.{digits}g}"
+    return "-" if value is None else str(value)
 
 
 def _duration(seconds) -> str:

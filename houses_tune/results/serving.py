@@ -1,20 +1,26 @@
 """The shipped model: raw house attributes and photos in, price in dollars out.
 
-A trained search model expects preprocessed inputs (one-hot zips and min-max scaled
-attributes, a photo montage) and predicts in its target-transform space. The serving
-model wraps it so a user only passes raw numbers and uint8 photos:
+A trained network expects preprocessed inputs (a one-hot zip code, min-max scaled numbers,
+a photo montage) and predicts in its target-transform space. The serving model wraps one
+network, or a bag of them (the fold models of the exported configurations), so a user
+passes only raw numbers and uint8 photos:
 
-    zipcode -> IntegerLookup (one-hot, OOV slot) -> DropOutOfVocabulary --+-> "attributes"
-    bedrooms, bathrooms, area -> Concatenate -> MinMaxScale ----------------+
-    bathroom, bedroom, frontal, kitchen (uint8) -> Concatenate x3 ----------> "montage"
-    the inputs the trained model takes -> trained model -> InverseTarget -> dollars
+    zipcode -> IntegerLookup (one-hot, OOV slot) -> DropOutOfVocabulary --------> "zip"
+    bedrooms, bathrooms -> Rescaling (min-max) -> Concatenate ------------------> "rooms"
+    area -> Rescaling ----------------------------------------------------------> "area"
+    area -> Log -> Rescaling ---------------------------------------------------> "log_area"
+    bathroom, bedroom, frontal, kitchen (uint8) -> Concatenate x3 --------------> "montage"
+    each network (the inputs it takes) -> LogPrice -> Average -> exp -> price in dollars
 
-Only Keras layers and small registered layers are used (no Lambda, no ``tf.*``), so the
-file loads with ``keras.saving.load_model(path, safe_mode=True)``.
+The members are averaged in log-price space (a geometric mean of their prices), whatever
+their target transforms. Only Keras layers and small registered layers are used (no
+Lambda, no ``tf.*``), so the file loads with ``keras.saving.load_model(path,
+safe_mode=True)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -23,36 +29,27 @@ from keras import layers, ops
 
 from houses_tune.data import ROOMS
 
-# Order of the scaled attributes after the one-hot zips (the tutorials' order).
-CONTINUOUS = ("bedrooms", "bathrooms", "area")
+RAW_NUMBERS = ("bedrooms", "bathrooms", "area")
 ZIP_LOOKUP = "zip_lookup"
+# A member predicting a price below one dollar (a max_scale network can go negative)
+# counts as one dollar in the log-space average.
+_MIN_PRICE = 1.0
 
 
 @keras.saving.register_keras_serializable(package="houses_tune")
-class MinMaxScale(layers.Layer):
-    """``(x - minimum) / (maximum - minimum)`` per column; a zero range divides by 1."""
-
-    def __init__(self, minimum, maximum, **kwargs):
-        super().__init__(**kwargs)
-        self.minimum = [float(v) for v in minimum]
-        self.maximum = [float(v) for v in maximum]
-        span = np.asarray(self.maximum) - np.asarray(self.minimum)
-        self._span = np.where(span > 0, span, 1.0).astype("float32")
+class Log(layers.Layer):
+    """Natural logarithm (of the area: positive by validation)."""
 
     def call(self, x):
-        x = ops.cast(x, "float32")
-        return (x - np.asarray(self.minimum, "float32")) / self._span
-
-    def get_config(self):
-        return {**super().get_config(), "minimum": self.minimum, "maximum": self.maximum}
+        return ops.log(ops.cast(x, "float32"))
 
 
 @keras.saving.register_keras_serializable(package="houses_tune")
 class DropOutOfVocabulary(layers.Layer):
     """Drop the first (out-of-vocabulary) column of a one-hot lookup.
 
-    The trained model was fed all-zero one-hot rows for unknown zip codes, which is what
-    is left once the OOV column is gone.
+    The network was fed all-zero one-hot rows for unknown zip codes, which is what is left
+    once the OOV column is gone.
     """
 
     def call(self, x):
@@ -60,12 +57,12 @@ class DropOutOfVocabulary(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="houses_tune")
-class InverseTarget(layers.Layer):
-    """Map a prediction in target-transform space back to dollars.
+class LogPrice(layers.Layer):
+    """A network's prediction (in its target-transform space) as ln(price in dollars).
 
     Args:
-        transform: ``"max_scale"`` (price = y * scale) or ``"log"`` (price = exp(y)).
-        scale: the max_scale divisor (the largest training price).
+        transform: ``"log"`` (already ln price) or ``"max_scale"`` (price = y * scale).
+        scale: The max_scale divisor (the largest fit price).
     """
 
     def __init__(self, transform: str, scale: float = 1.0, **kwargs):
@@ -77,14 +74,31 @@ class InverseTarget(layers.Layer):
 
     def call(self, y):
         y = ops.cast(y, "float32")
-        return ops.exp(y) if self.transform == "log" else y * self.scale
+        if self.transform == "log":
+            return y
+        return ops.log(ops.maximum(y * self.scale, _MIN_PRICE))
 
     def get_config(self):
         return {**super().get_config(), "transform": self.transform, "scale": self.scale}
 
 
+def bag_prices(prices: Sequence[np.ndarray]) -> np.ndarray:
+    """What a serving model of these members predicts: the geometric mean of their prices."""
+    logs = [np.log(np.maximum(np.asarray(p, dtype=np.float64), _MIN_PRICE)) for p in prices]
+    return np.exp(np.mean(logs, axis=0))
+
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class Exp(layers.Layer):
+    """ln(price) -> price."""
+
+    def call(self, x):
+        return ops.exp(ops.cast(x, "float32"))
+
+
 def photo_tile(model: keras.Model) -> int | None:
-    """Tile size (pixels per photo side) a trained or serving model expects, None without photos."""
+    """Tile size (pixels per photo side) a network or serving model expects, None without
+    photos."""
     for tensor in model.inputs:
         name = _input_name(tensor)
         if name == "montage":
@@ -94,47 +108,74 @@ def photo_tile(model: keras.Model) -> int | None:
     return None
 
 
-def build_serving_model(trained: keras.Model, preprocessor, transform) -> keras.Model:
-    """Wrap a trained search model so it takes raw inputs and returns dollars.
+def build_serving_model(members: Sequence[tuple[keras.Model, object]], preprocessor) -> keras.Model:
+    """Wrap trained networks into one model that takes raw inputs and returns dollars.
 
     Args:
-        trained: a model whose inputs are named like ``ModelData.inputs`` keys.
-        preprocessor: the fitted ``houses_tune.data.Preprocessor`` the model was trained with.
-        transform: the fitted ``houses_tune.data.TargetTransform`` of the model's target.
+        members: ``(network, fitted TargetTransform)`` pairs; networks have inputs named
+            like ``ModelData.inputs`` keys, and all photo networks use one tile size.
+        preprocessor: The fitted ``houses_tune.data.Preprocessor`` they were trained with.
 
     Returns:
         An uncompiled model with inputs ``bedrooms``, ``bathrooms``, ``area`` (float32,
-        shape (1,)), ``zipcode`` (int64, shape (1,)) when the trained model uses
-        attributes and, when it uses photos, ``bathroom``, ``bedroom``, ``frontal``,
-        ``kitchen`` (uint8, (tile, tile, 3));
-        output ``price`` (float32, shape (1,)) in dollars.
+        shape (1,)) and ``zipcode`` (int64, shape (1,)) when a member uses attributes and,
+        when one uses photos, ``bathroom``, ``bedroom``, ``frontal``, ``kitchen`` (uint8,
+        (tile, tile, 3)); output ``price`` (float32, shape (1,)) in dollars: the geometric
+        mean of the members' prices.
+
+    Raises:
+        ValueError: No member, or members with photos of different sizes.
     """
-    trained = _uncompiled_copy(trained)
-    wanted = [_input_name(t) for t in trained.inputs]
+    if not members:
+        raise ValueError("a serving model needs at least one network")
+    networks = [_uncompiled_copy(net, f"member_{i}") for i, (net, _) in enumerate(members, 1)]
+    wanted = {_input_name(t) for net in networks for t in net.inputs}
+    tiles = {photo_tile(net) for net in networks} - {None}
+    if len(tiles) > 1:
+        raise ValueError(f"members use photos of different sizes: {sorted(tiles)}")
     inputs = {}
-    if "attributes" in wanted:
-        inputs = {name: keras.Input((1,), name=name) for name in CONTINUOUS}
+    if wanted - {"montage", *ROOMS}:
+        inputs = {name: keras.Input((1,), name=name) for name in RAW_NUMBERS}
         inputs["zipcode"] = keras.Input((1,), dtype="int64", name="zipcode")
-    tile = photo_tile(trained)
-    if tile is not None:
+    if tiles:
+        tile = tiles.pop()
         for room in ROOMS:
             inputs[room] = keras.Input((tile, tile, 3), dtype="uint8", name=room)
+    features = _features(inputs, wanted, preprocessor)
 
+    logs = []
+    for net, (_, transform) in zip(networks, members, strict=True):
+        prediction = net({_input_name(t): features[_input_name(t)] for t in net.inputs})
+        logs.append(
+            LogPrice(transform.name, transform.scale, name=f"{net.name}_log_price")(prediction)
+        )
+    mean = logs[0] if len(logs) == 1 else layers.Average(name="log_price")(logs)
+    return keras.Model(inputs, Exp(name="price")(mean), name="houses_price")
+
+
+def _features(inputs: dict, wanted: set[str], preprocessor) -> dict:
+    """The network inputs computed from the raw ones, inside the model."""
     features = dict(inputs)
-    if "attributes" in wanted:
-        scaled = MinMaxScale(
-            [preprocessor.mins[c] for c in CONTINUOUS],
-            [preprocessor.maxs[c] for c in CONTINUOUS],
-            name="scale_attributes",
-        )(layers.Concatenate(name="continuous")([inputs[c] for c in CONTINUOUS]))
+
+    def scaled(name, x):
+        scale, offset = preprocessor.scale_and_offset(name)
+        return layers.Rescaling(scale, offset, name=f"scale_{name}")(x)
+
+    if "zip" in wanted:
         lookup = layers.IntegerLookup(
             vocabulary=[int(z) for z in preprocessor.zip_vocabulary],
             num_oov_indices=1,
             output_mode="one_hot",
             name=ZIP_LOOKUP,
         )
-        zips = DropOutOfVocabulary(name="zip_one_hot")(lookup(inputs["zipcode"]))
-        features["attributes"] = layers.Concatenate(name="attributes")([zips, scaled])
+        features["zip"] = DropOutOfVocabulary(name="zip_one_hot")(lookup(inputs["zipcode"]))
+    if "rooms" in wanted:
+        rooms = [scaled(n, inputs[n]) for n in ("bedrooms", "bathrooms")]
+        features["rooms"] = layers.Concatenate(name="rooms")(rooms)
+    if "area" in wanted:
+        features["area"] = scaled("area", inputs["area"])
+    if "log_area" in wanted:
+        features["log_area"] = scaled("log_area", Log(name="ln_area")(inputs["area"]))
     if "montage" in wanted:
         # The tutorial's 2x2 montage: bathroom TL, bedroom TR, kitchen BL, frontal BR.
         top = layers.Concatenate(axis=2, name="montage_top")(
@@ -144,19 +185,16 @@ def build_serving_model(trained: keras.Model, preprocessor, transform) -> keras.
             [inputs["kitchen"], inputs["frontal"]]
         )
         features["montage"] = layers.Concatenate(axis=1, name="montage")([top, bottom])
-
-    prediction = trained({name: features[name] for name in wanted})
-    price = InverseTarget(transform.name, transform.scale, name="price")(prediction)
-    return keras.Model(inputs, price, name="houses_price")
+    return features
 
 
-def _uncompiled_copy(model: keras.Model) -> keras.Model:
+def _uncompiled_copy(model: keras.Model, name: str) -> keras.Model:
     # The shipped file then holds no optimizer state and no training loss or metric, so
     # loading it needs nothing registered beyond the layers of this module.
     # (clone_model would compile the copy again; a new Functional over the same layers
     # shares the weights and is not compiled.)
     inputs = {_input_name(tensor): tensor for tensor in model.inputs}
-    return keras.Model(inputs, model.output, name=model.name)
+    return keras.Model(inputs, model.output, name=name)
 
 
 def load_exported_model(path: str | Path) -> keras.Model:
@@ -167,6 +205,11 @@ def load_exported_model(path: str | Path) -> keras.Model:
     ``import houses_tune.results.serving``.
     """
     return keras.saving.load_model(Path(path), safe_mode=True, compile=False)
+
+
+def members(model: keras.Model) -> list[keras.Model]:
+    """The networks inside a serving model (one per fold model of the bag)."""
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
 def zip_vocabulary(model: keras.Model) -> list[int]:
@@ -197,7 +240,7 @@ def raw_inputs(model: keras.Model, frame, photos: np.ndarray | None = None) -> d
     names = serving_input_names(model)
     arrays = {}
     if "zipcode" in names:
-        arrays = {name: frame[name].to_numpy(dtype=np.float32) for name in CONTINUOUS}
+        arrays = {name: frame[name].to_numpy(dtype=np.float32) for name in RAW_NUMBERS}
         arrays["zipcode"] = frame["zipcode"].to_numpy(dtype=np.int64)
     if photos is not None:
         for slot, room in enumerate(ROOMS):
@@ -205,43 +248,6 @@ def raw_inputs(model: keras.Model, frame, photos: np.ndarray | None = None) -> d
     return {name: arrays[name] for name in names}
 
 
-def export_saved_model(model: keras.Model, path: str | Path) -> None:
-    """Write a TensorFlow SavedModel whose ``serving_default`` signature wraps ``model``.
-
-    Signature ``serving_default`` (also the ``serve`` function): keyword inputs named like
-    the model's inputs (``bedrooms``, ``bathrooms``, ``area`` float32 [batch, 1];
-    ``zipcode`` int64 [batch, 1]; photos uint8 [batch, tile, tile, 3]); output
-    ``{"price": float32 [batch, 1]}`` in dollars.
-    """
-    import tensorflow as tf  # export code, not model code: the SavedModel format is TensorFlow's
-
-    signature = {
-        name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
-        for name, tensor in zip(serving_input_names(model), model.inputs, strict=True)
-    }
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        name="serve",
-        fn=lambda inputs: {"price": model(inputs, training=False)},
-        input_signature=[signature],
-    )
-    archive.write_out(str(path), verbose=False)
-
-
 def _input_name(tensor) -> str:
     # Keras names an Input's tensor after the Input layer; strip any ":0"-style suffix.
     return tensor.name.split(":")[0]
-
-
-def saved_model_prices(path: str | Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
-    """Predict with an exported SavedModel's ``serve`` function (float64 dollars, shape (n,))."""
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(str(path))
-    # The signature wants rank-2 numbers ([batch, 1]); photos are already rank 4.
-    tensors = {
-        name: tf.constant(value.reshape(len(value), 1) if value.ndim == 1 else value)
-        for name, value in inputs.items()
-    }
-    return loaded.serve(tensors)["price"].numpy().reshape(-1).astype(np.float64)

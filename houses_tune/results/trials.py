@@ -7,7 +7,7 @@ import json
 from rich.markup import escape
 from rich.table import Table
 
-from houses_tune.results.run_dir import TrialRecord
+from houses_tune.run import TrialRecord
 
 
 def _format_value(value: object) -> str:
@@ -21,8 +21,23 @@ def format_hyperparameters(values: dict) -> str:
     return "  ".join(f"{name}={_format_value(value)}" for name, value in values.items())
 
 
+def fold_scores(record: TrialRecord) -> str:
+    """The fold models' validation MAPEs, e.g. ``"21.3 19.8 - 24.0 20.1"`` (- untrained)."""
+    return " ".join("-" if f.score is None else f"{f.score:.1f}" for f in record.folds)
+
+
+def score_text(record: TrialRecord) -> str:
+    """``"21.23 ± 1.87"``: mean and spread over folds (just the mean with one fold)."""
+    if record.score is None:
+        return "-"
+    if len(record.folds) > 1 and record.score_std is not None:
+        return f"{record.score:.2f} ± {record.score_std:.2f}"
+    return f"{record.score:.2f}"
+
+
 def trials_table(records: list[TrialRecord], title: str | None = None) -> Table:
-    """A table of trials (best first, as given): id, status, epochs, objective, hyperparameters.
+    """A table of trials (best first, as given): id, status, epochs, objective per fold and
+    overall, hyperparameters.
 
     Args:
         records: Trials, usually ``RunDir.trials()``.
@@ -34,9 +49,9 @@ def trials_table(records: list[TrialRecord], title: str | None = None) -> Table:
     table.add_column("epochs", justify="right")
     table.add_column("best epoch", justify="right")
     table.add_column("val MAPE %", justify="right")
+    table.add_column("folds", justify="right")
     table.add_column("hyperparameters", overflow="fold")
     for record in records:
-        score = "-" if record.score is None else f"{record.score:.2f}"
         # Values and error messages are text, not rich markup: "[batch, 3]" must show.
         details = escape(format_hyperparameters(record.hyperparameters))
         if record.message:
@@ -47,7 +62,8 @@ def trials_table(records: list[TrialRecord], title: str | None = None) -> Table:
             record.status,
             "-" if record.epochs is None else str(record.epochs),
             "-" if record.best_epoch is None else str(record.best_epoch),
-            score,
+            score_text(record),
+            fold_scores(record),
             details,
         )
     return table

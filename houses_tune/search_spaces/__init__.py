@@ -1,6 +1,6 @@
 """Search spaces: hyperparameter catalogue, presets, YAML spaces, blocks and the hypermodel.
 
-``Space``, ``load_space``, ``PRESETS`` and ``OBJECTIVE`` are plain Python; the
+``Space``, ``load_space`` and ``PRESETS`` are plain Python; the
 Keras-dependent names (``HousesHyperModel``, ``build_model``, ``PriceMAPE``, ...)
 are imported on first use so that ``houses-tune spaces`` starts without Keras.
 """
@@ -10,7 +10,6 @@ from importlib import import_module
 from houses_tune.search_spaces.space import (
     CATALOGUE,
     DEFAULT_SPACE,
-    OBJECTIVE,
     PRESETS,
     Param,
     Space,
@@ -23,9 +22,9 @@ _LAZY = {
     "HousesHyperModel": "houses_tune.search_spaces.hypermodel",
     "build_model": "houses_tune.search_spaces.blocks",
     "input_names": "houses_tune.search_spaces.blocks",
-    "select_inputs": "houses_tune.search_spaces.blocks",
     "ROOMS": "houses_tune.search_spaces.blocks",
     "PriceMAPE": "houses_tune.search_spaces.metrics",
+    "PriceMAPELoss": "houses_tune.search_spaces.metrics",
     "LogPriceMSE": "houses_tune.search_spaces.metrics",
     "price_ape": "houses_tune.search_spaces.metrics",
 }
@@ -33,7 +32,6 @@ _LAZY = {
 __all__ = [
     "CATALOGUE",
     "DEFAULT_SPACE",
-    "OBJECTIVE",
     "PRESETS",
     "Param",
     "Space",

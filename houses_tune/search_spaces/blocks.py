@@ -18,13 +18,14 @@ import keras
 import numpy as np
 from keras import layers
 
-from houses_tune.search_spaces.metrics import LogPriceMSE, PriceMAPE
+from houses_tune.search_spaces.metrics import LogPriceMSE, PriceMAPE, PriceMAPELoss
 from houses_tune.search_spaces.space import (
     ATTRIBUTES,
     BRANCHED,
     CATALOGUE,
     MONTAGE,
     PHOTOS,
+    ZIP_EMBEDDING,
     Param,
     Space,
     encode_tuple,
@@ -33,7 +34,8 @@ from houses_tune.search_spaces.space import (
 
 # Same order as houses_tune.data.ROOMS (kept here so models build without the data layer).
 ROOMS = ("bathroom", "bedroom", "frontal", "kitchen")
-PHOTO_INPUTS = ("montage", *ROOMS)
+# Huber's threshold, as a fraction of a price: errors beyond 10% count linearly.
+HUBER_PRICE_FRACTION = 0.1
 
 
 def register(hp, name: str, param: Param) -> Any:
@@ -73,20 +75,49 @@ def tune(hp, name: str, arg: Any = None) -> Any:
     return hp.Fixed(local, arg)
 
 
-def attribute_tower(hp, attributes, widths=None):
-    """MLP over scaled attributes: ReLU dense layers of the given widths (``attributes/widths``).
+def _allows(arg: Any, name: str, value: Any) -> bool:
+    """Whether a block argument (None, a ``Param`` or a fixed value) can take ``value``."""
+    if arg is None:
+        arg = CATALOGUE[name]
+    return arg.allows(value) if isinstance(arg, Param) else arg == value
+
+
+def attribute_tower(hp, inputs: dict, widths=None, area=None, zip=None, zip_units=None):
+    """MLP over the scaled attributes (hyperparameters ``attributes/*``).
+
+    The zip code enters one-hot or through a learned embedding (a bias-free dense layer on
+    the one-hot: what an ``Embedding`` lookup computes, with an unseen zip code embedded as
+    zeros); then bedrooms, bathrooms and the area (or its log), then ReLU dense layers.
 
     Args:
         hp: Trial hyperparameters.
-        attributes: Float tensor ``(batch, n_attributes)``.
-        widths: Layer widths, e.g. ``(8, 4)``; ``None`` tunes them.
+        inputs: Keras inputs ``zip`` (one-hot), ``rooms``, ``area`` and ``log_area``; the
+            tower takes those it uses.
+        widths, area, zip, zip_units: ``None`` tunes.
+
+    Returns:
+        ``(tensor, used)``: the tower's output and the names of the inputs it used.
     """
     with hp.name_scope("attributes"):
         widths = parse_tuple(tune(hp, "attributes/widths", widths))
-        x = attributes
+        area = tune(hp, "attributes/area", area)
+        can_embed = _allows(zip, "attributes/zip", "embedding")
+        zip = tune(hp, "attributes/zip", zip)
+        if can_embed:  # registered (inactive) in one-hot trials too, as KerasTuner expects
+            with hp.conditional_scope("zip", list(ZIP_EMBEDDING[1])):
+                zip_units = tune(hp, "attributes/zip_units", zip_units)
+        zip_features = inputs["zip"]
+        if zip == "embedding":
+            zip_features = layers.Dense(zip_units, use_bias=False, name="zip_embedding")(
+                zip_features
+            )
+        area_name = "log_area" if area == "log" else "area"
+        x = layers.Concatenate(name="attributes")(
+            [zip_features, inputs["rooms"], inputs[area_name]]
+        )
         for i, width in enumerate(widths, 1):
             x = layers.Dense(width, activation="relu", name=f"attributes_dense_{i}")(x)
-        return x
+        return x, ("zip", "rooms", area_name)
 
 
 def conv_tower(filters: Sequence[int], kernel_size: int, batch_norm: bool, name: str):
@@ -243,34 +274,37 @@ def _when(hp, space: Space, conditions):
         yield all(hp.values.get(parent) in values for parent, values in conditions)
 
 
-def _loss(name: str, transform: str):
-    losses = {
-        "mape": keras.losses.MeanAbsolutePercentageError,
-        "mae": keras.losses.MeanAbsoluteError,
-        "mse": keras.losses.MeanSquaredError,
-        "huber": keras.losses.Huber,
-    }
+def _loss(name: str, transform, typical_target: float):
+    if name == "mape":
+        return PriceMAPELoss(transform.name, transform.scale)
     if name == "msle":
-        return LogPriceMSE(transform)
-    return losses[name]()
+        return LogPriceMSE(transform.name)
+    if name == "huber":
+        # In target units: 10% of a price is 0.1 in ln(price), 0.1 * y for price / max.
+        fraction = HUBER_PRICE_FRACTION
+        return keras.losses.Huber(
+            fraction if transform.name == "log" else fraction * typical_target
+        )
+    return {"mae": keras.losses.MeanAbsoluteError, "mse": keras.losses.MeanSquaredError}[name]()
 
 
 def build_model(
-    hp, space: Space, n_attributes: int, transforms: Callable[[str], Any], train_prices: np.ndarray
+    hp, space: Space, n_zips: int, transforms: Callable[[str], Any], fit_prices: np.ndarray
 ) -> keras.Model:
     """Assemble the blocks for one trial and compile the model.
 
     Args:
         hp: The trial's ``keras_tuner.HyperParameters``.
         space: The search space (fixes or narrows what the blocks tune).
-        n_attributes: Width of the attribute vector.
+        n_zips: Width of the one-hot zip code input.
         transforms: ``ModelData.transform``: target transform name -> fitted ``TargetTransform``.
-        train_prices: Training prices in dollars (to start the output bias at the
-            mean target where the zero start would be far off).
+        fit_prices: Prices in dollars of the rows the model learns from (to start the
+            output bias at the mean target, and to size Huber's threshold).
 
     Returns:
         A compiled ``keras.Model`` whose inputs are named like ``ModelData.inputs`` keys
-        and whose one float32 output is the target in the trial's transform space.
+        (only those it uses) and whose one float32 output is the target in the trial's
+        transform space.
     """
     p = space.params
     modality = register(hp, "modality", p["modality"])
@@ -278,13 +312,21 @@ def build_model(
     loss = register(hp, "loss", p["loss"])
     optimizer = register(hp, "optimizer", p["optimizer"])
     learning_rate = register(hp, "learning_rate", p["learning_rate"])
-    register(hp, "batch_size", p["batch_size"])  # used by HousesHyperModel.fit
+    register(hp, "batch_size", p["batch_size"])  # used when fitting
 
     inputs, features = {}, []
     with _when(hp, space, (ATTRIBUTES,)) as active:
         if active:
-            inputs["attributes"] = keras.Input((n_attributes,), name="attributes")
-            features.append(attribute_tower(hp, inputs["attributes"], p["attributes/widths"]))
+            attributes = {
+                "zip": keras.Input((n_zips,), name="zip"),
+                "rooms": keras.Input((2,), name="rooms"),
+                "area": keras.Input((1,), name="area"),
+                "log_area": keras.Input((1,), name="log_area"),
+            }
+            args = {k: p[f"attributes/{k}"] for k in ("widths", "area", "zip", "zip_units")}
+            tower, used = attribute_tower(hp, attributes, **args)
+            features.append(tower)
+            inputs.update({name: attributes[name] for name in used})
     with _when(hp, space, (PHOTOS,)) as active:
         if active:
             tile = register(hp, "tile", p["tile"])
@@ -295,50 +337,45 @@ def build_model(
                     inputs["montage"] = keras.Input(
                         (2 * tile, 2 * tile, 3), dtype="uint8", name="montage"
                     )
-                    args = {
-                        k: p[f"montage/{k}"]
-                        for k in (
-                            "filters",
-                            "kernel_size",
-                            "batch_norm",
-                            "units",
-                            "dropout",
-                            "output_units",
-                        )
-                    }
+                    names = (
+                        "filters",
+                        "kernel_size",
+                        "batch_norm",
+                        "units",
+                        "dropout",
+                        "output_units",
+                    )
+                    args = {k: p[f"montage/{k}"] for k in names}
                     features.append(montage_photos(hp, inputs["montage"], **args))
             with _when(hp, space, (BRANCHED,)) as branched:
                 if branched:
                     for room in ROOMS:
                         inputs[room] = keras.Input((tile, tile, 3), dtype="uint8", name=room)
-                    args = {
-                        k: p[f"branched/{k}"]
-                        for k in (
-                            "filters",
-                            "kernel_size",
-                            "batch_norm",
-                            "weights",
-                            "units",
-                            "aggregate",
-                        )
-                    }
+                    names = (
+                        "filters",
+                        "kernel_size",
+                        "batch_norm",
+                        "weights",
+                        "units",
+                        "aggregate",
+                    )
+                    args = {k: p[f"branched/{k}"] for k in names}
                     features.append(branched_photos(hp, [inputs[r] for r in ROOMS], **args))
     if not features:
         raise ValueError(f"modality {modality!r} leaves the model without inputs")
 
     transform = transforms(target)
+    targets = transform.forward(np.asarray(fit_prices))
     # A zero output bias is fine for price/max price (about 0.1) but would be
     # thousands of steps away from ln(price) (about 13), and msle needs y_pred > 0.
-    bias = 0.0
-    if target == "log" or loss == "msle":
-        bias = float(np.mean(transform.forward(np.asarray(train_prices))))
+    bias = float(np.mean(targets)) if target == "log" or loss == "msle" else 0.0
     output = fusion_head(hp, features, p["head/units"], p["head/dropout"], bias=bias)
 
     model = keras.Model(inputs, output, name=f"houses_{modality}")
     make_optimizer = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW}[optimizer]
     model.compile(
         optimizer=make_optimizer(learning_rate=learning_rate),
-        loss=_loss(loss, target),
+        loss=_loss(loss, transform, float(np.mean(targets))),
         metrics=[PriceMAPE(transform.name, transform.scale)],
     )
     return model

@@ -1,17 +1,22 @@
-"""The objective metric and the log-price loss, in backend-agnostic ``keras.ops``.
+"""The objective metric and the price-space losses, in backend-agnostic ``keras.ops``.
 
-Both are registered serializable, so saved models load with ``safe_mode=True``.
+All are registered serializable, so saved models load with ``safe_mode=True``.
 """
 
 import keras
 from keras import ops
 
+from houses_tune.objective import METRIC
+
 # exp() of a larger log-price error overflows float32; such a prediction is
 # hopeless anyway, so its error is capped (at about 5e34 %) instead of inf/NaN.
 _MAX_LOG_ERROR = 80.0
+# The loss caps log errors much lower: a prediction 150 times off still gets a gradient
+# that points back (the cap only flattens beyond it), and no step can overflow.
+_LOSS_LOG_ERROR = 5.0
 
 
-def price_ape(y_true, y_pred, transform: str, scale: float = 1.0):
+def price_ape(y_true, y_pred, transform: str, scale: float = 1.0, cap: float = _MAX_LOG_ERROR):
     """Absolute percentage errors (in %) of prices, from targets in ``transform`` space.
 
     Args:
@@ -19,6 +24,7 @@ def price_ape(y_true, y_pred, transform: str, scale: float = 1.0):
         y_pred: Predicted targets, same space.
         transform: ``"max_scale"`` (target = price / scale) or ``"log"`` (target = ln price).
         scale: The max_scale divisor (ignored for ``log``).
+        cap: Largest log-price error counted (``log`` only).
 
     Returns:
         A float32 tensor of ``100 * |price_true - price_pred| / price_true``, flattened.
@@ -27,7 +33,7 @@ def price_ape(y_true, y_pred, transform: str, scale: float = 1.0):
     y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
     if transform == "log":
         # |p - q| / p = |1 - exp(ln q - ln p)|: no dollars-sized floats needed.
-        ratio = ops.exp(ops.clip(y_pred - y_true, -_MAX_LOG_ERROR, _MAX_LOG_ERROR))
+        ratio = ops.exp(ops.clip(y_pred - y_true, -cap, cap))
         return 100.0 * ops.abs(1.0 - ratio)
     if transform != "max_scale":
         raise ValueError(f"unknown target transform {transform!r}")
@@ -51,7 +57,7 @@ class PriceMAPE(keras.metrics.Metric):
         dtype: Metric dtype.
     """
 
-    def __init__(self, transform="max_scale", scale=1.0, name="price_mape", dtype=None):
+    def __init__(self, transform="max_scale", scale=1.0, name=METRIC, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.transform = transform
         self.scale = float(scale)
@@ -84,6 +90,43 @@ class PriceMAPE(keras.metrics.Metric):
             "name": self.name,
             "dtype": self.dtype,
         }
+
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class PriceMAPELoss(keras.losses.Loss):
+    """The ``mape`` loss: MAPE of the price, for either target transform.
+
+    Under ``max_scale`` it is Keras' MAPE of price / max price (the tutorials' loss: the
+    scale cancels out). Under ``log`` it is ``100 * |1 - exp(y_pred - y_true)|``, the
+    same percentage error of the price, computed from log prices.
+
+    Args:
+        transform: The trial's target transform name.
+        scale: The max_scale divisor.
+        name: Loss name.
+        reduction: Keras loss reduction.
+        dtype: Loss dtype.
+    """
+
+    def __init__(
+        self,
+        transform="max_scale",
+        scale=1.0,
+        name="price_mape_loss",
+        reduction="sum_over_batch_size",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.transform = transform
+        self.scale = float(scale)
+
+    def call(self, y_true, y_pred):
+        """Per-example percentage error of the price."""
+        return price_ape(y_true, y_pred, self.transform, self.scale, cap=_LOSS_LOG_ERROR)
+
+    def get_config(self):
+        """Config for serialization."""
+        return {**super().get_config(), "transform": self.transform, "scale": self.scale}
 
 
 @keras.saving.register_keras_serializable(package="houses_tune")

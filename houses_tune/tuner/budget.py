@@ -1,18 +1,21 @@
 """Budget parsing and planning: what a search may spend, and how KerasTuner will spend it.
 
-``--budget`` is either a number of training epochs summed over all trials (``600``) or
-a wall-clock duration (``90s``, ``45m``, ``2h``, ``1h30m``). For Hyperband, an epoch
-budget is turned into ``max_epochs`` and ``hyperband_iterations`` by replaying the
-bracket arithmetic of ``keras_tuner``'s ``HyperbandOracle`` exactly, so the printed
-plan is what the oracle will run. Promoted trials resume from the previous round's
-epoch (``tuner/initial_epoch``), so a round of ``n`` trials going from ``e0`` to ``e1``
-epochs trains ``n * (e1 - e0)`` epochs.
+``--budget`` is either a number of training epochs summed over all trials and all their
+fold models (``3000``) or a wall-clock duration (``90s``, ``45m``, ``2h``, ``1h30m``). Every
+trial trains one model per fold, so an epoch of a trial costs ``folds`` epochs of the
+budget. For Hyperband, an epoch budget is turned into ``max_epochs`` and
+``hyperband_iterations`` by replaying the bracket arithmetic of ``keras_tuner``'s
+``HyperbandOracle`` exactly, so the printed plan is what the oracle will run. Promoted
+trials resume from the previous round's epoch (``tuner/initial_epoch``), so a round of
+``n`` trials going from ``e0`` to ``e1`` epochs trains ``n * (e1 - e0)`` epochs per fold.
+The plan is an upper bound: fold models that stop early train less.
 
 This module imports nothing heavy; ``--dry-run`` prints a plan in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -177,6 +180,7 @@ class SearchPlan:
         iterations: Hyperband iterations; None means "until the time budget runs out".
         max_trials: Trials for random/bayesian search; None when bounded by time only.
         rounds: One Hyperband iteration, round by round (empty for other tuners).
+        folds: Fold models each trial trains (the epochs of the schedule count this often).
     """
 
     tuner: str
@@ -186,6 +190,7 @@ class SearchPlan:
     iterations: int | None = 1
     max_trials: int | None = None
     rounds: tuple[Round, ...] = field(default=())
+    folds: int = 1
 
     @property
     def trials(self) -> int | None:
@@ -197,8 +202,8 @@ class SearchPlan:
         return self.max_trials
 
     @property
-    def total_epochs(self) -> int | None:
-        """Epochs the whole schedule trains, None if bounded by time only."""
+    def model_epochs(self) -> int | None:
+        """Epochs the schedule trains per fold, None if bounded by time only."""
         if self.tuner == "hyperband":
             if self.iterations is None:
                 return None
@@ -206,6 +211,12 @@ class SearchPlan:
         if self.max_trials is None:
             return None
         return self.max_trials * self.max_epochs
+
+    @property
+    def total_epochs(self) -> int | None:
+        """Epochs of fold models the whole schedule trains at most, None if time-bound."""
+        per_fold = self.model_epochs
+        return None if per_fold is None else per_fold * self.folds
 
     def to_dict(self) -> dict:
         """Return a JSON-able summary (stored in run.json)."""
@@ -218,6 +229,7 @@ class SearchPlan:
             "factor": self.factor,
             "hyperband_iterations": self.iterations,
             "max_trials": self.max_trials,
+            "folds": self.folds,
             "trials": self.trials,
             "total_epochs": self.total_epochs,
         }
@@ -231,23 +243,26 @@ class SearchPlan:
                 f"Plan: hyperband, max_epochs={self.max_epochs}, factor={self.factor}, "
                 f"iterations={iterations}, budget {self.budget.describe()}"
             )
-            lines.append("  bracket  round  trials  epochs       trained")
+            each = " per fold" if self.folds > 1 else ""
+            lines.append(f"  bracket  round  trials  epochs       trained{each}")
             for r in self.rounds:
                 span = f"{r.initial_epoch}->{r.epochs}"
                 row = f"  {r.bracket:>7}  {r.round:>5}  {r.trials:>6}  {span:<11}"
                 lines.append(f"{row}  {r.epochs_trained:>7}")
             per = sum(x.epochs_trained for x in self.rounds)
             trials = sum(x.trials for x in self.rounds)
-            lines.append(f"  one iteration: {trials} trials, {per} epochs")
+            lines.append(f"  one iteration: {trials} trials, {per} epochs{each}")
         else:
             lines.append(
                 f"Plan: {self.tuner}, {self.max_epochs} epochs per trial, "
                 f"budget {self.budget.describe()}"
             )
+        folds = f"{self.folds} folds" if self.folds > 1 else "1 validation split"
         if self.total_epochs is not None:
-            lines.append(f"Total: {self.trials} trials, {self.total_epochs} epochs")
+            per = f" ({self.model_epochs} per fold x {self.folds} folds)" if self.folds > 1 else ""
+            lines.append(f"Total: {self.trials} trials, at most {self.total_epochs} epochs{per}")
         else:
-            lines.append(f"Total: as many trials as fit in {self.budget.describe()}")
+            lines.append(f"Total: as many trials as fit in {self.budget.describe()} ({folds})")
         return lines
 
 
@@ -256,8 +271,12 @@ def plan_search(
     tuner: str = "hyperband",
     max_epochs: int | None = None,
     factor: int = 3,
+    folds: int = 1,
 ) -> SearchPlan:
     """Turn a budget into a schedule that fits it.
+
+    An epoch budget is shared by the fold models: the schedule gets ``budget // folds``
+    epochs per fold.
 
     Hyperband with an epoch budget: ``max_epochs`` is the cap (``--max-epochs``, default
     100) if one iteration at the cap fits, else the ``max_epochs`` below the cap whose
@@ -271,12 +290,14 @@ def plan_search(
         tuner: One of ``TUNERS``.
         max_epochs: ``--max-epochs``: the cap for Hyperband, the epochs per trial otherwise.
         factor: Hyperband's reduction factor (>= 2).
+        folds: Fold models per trial.
 
     Returns:
         The plan.
 
     Raises:
-        ValueError: On an unknown tuner, ``factor < 2`` or ``max_epochs < 1``.
+        ValueError: On an unknown tuner, ``factor < 2``, ``max_epochs < 1``, or an epoch
+            budget smaller than the folds.
     """
     if tuner not in TUNERS:
         raise ValueError(f"unknown tuner {tuner!r}; expected one of {', '.join(TUNERS)}")
@@ -284,31 +305,43 @@ def plan_search(
         raise ValueError(f"factor must be at least 2, got {factor}")
     if max_epochs is not None and max_epochs < 1:
         raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
+    if folds < 1:
+        raise ValueError(f"folds must be at least 1, got {folds}")
+    if budget.epochs is not None and budget.epochs < folds:
+        raise ValueError(
+            f"budget {budget.text} is less than one epoch for each of the {folds} fold models"
+        )
+    per_fold = None if budget.epochs is None else budget.epochs // folds
+    plan = _plan(budget, tuner, max_epochs, factor, per_fold)
+    return dataclasses.replace(plan, folds=folds)
+
+
+def _plan(budget: Budget, tuner: str, max_epochs: int | None, factor: int, epochs_budget):
 
     if tuner != "hyperband":
         epochs = max_epochs or DEFAULT_TRIAL_EPOCHS
-        if budget.epochs is None:
+        if epochs_budget is None:
             return SearchPlan(tuner, budget, epochs, factor, iterations=None, max_trials=None)
-        epochs = min(epochs, budget.epochs)
+        epochs = min(epochs, epochs_budget)
         return SearchPlan(
-            tuner, budget, epochs, factor, iterations=None, max_trials=budget.epochs // epochs
+            tuner, budget, epochs, factor, iterations=None, max_trials=epochs_budget // epochs
         )
 
-    if budget.epochs is None:
+    if epochs_budget is None:
         epochs = max_epochs or DEFAULT_DURATION_MAX_EPOCHS
         rounds = tuple(hyperband_rounds(epochs, factor))
         return SearchPlan(tuner, budget, epochs, factor, iterations=None, rounds=rounds)
 
     cap = max_epochs or DEFAULT_MAX_EPOCHS_CAP
     chosen = cap
-    if hyperband_iteration_cost(cap, factor) > budget.epochs:
+    if hyperband_iteration_cost(cap, factor) > epochs_budget:
         # The cost is not monotonic in max_epochs (ceil and bracket-count jumps), so scan.
         best_cost, chosen = 0, 1
         for candidate in range(1, cap + 1):
             cost = hyperband_iteration_cost(candidate, factor)
-            if best_cost <= cost <= budget.epochs:
+            if best_cost <= cost <= epochs_budget:
                 best_cost, chosen = cost, candidate
     # Spend what is left on more iterations (the cost jump to the next max_epochs can be big).
-    iterations = budget.epochs // hyperband_iteration_cost(chosen, factor)
+    iterations = epochs_budget // hyperband_iteration_cost(chosen, factor)
     rounds = tuple(hyperband_rounds(chosen, factor))
     return SearchPlan(tuner, budget, chosen, factor, iterations=iterations, rounds=rounds)

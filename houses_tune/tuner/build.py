@@ -1,10 +1,10 @@
 """Tuner construction in one place, so the search and distributed workers build the same tuner.
 
 The tuners are KerasTuner's own (Hyperband, RandomSearch, BayesianOptimization) with a
-small mixin of hooks: TensorBoard, progress, history sidecars, the time budget and a
-deferred Ctrl-C (via a ``SearchMonitor``), and failing a trial whose loss is NaN or
-infinite. The search loop, the oracles' algorithms, checkpoints and trial state are
-KerasTuner's.
+small mixin: ``run_trial`` trains the trial's configuration on every fold (KerasTuner's
+documented way to change how a trial is evaluated) and returns the mean validation MAPE,
+and hooks report to a ``SearchMonitor`` (TensorBoard, progress, time budget, deferred
+Ctrl-C). The search loop, the oracles' algorithms and trial state are KerasTuner's.
 
 Surviving kill -9: KerasTuner saves oracle.json when a trial starts and ends, and on reload
 puts the trial that was running back in the retry queue, so it is re-run. Three gaps are
@@ -18,34 +18,21 @@ too many consecutive failures before saving the last failed trial: ours saves it
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import keras_tuner
 
-from houses_tune.results.run_dir import write_json_atomic
+from houses_tune.objective import OBJECTIVE
+from houses_tune.run import write_json_atomic
+from houses_tune.training.folds import TrialFolds
 from houses_tune.tuner.budget import SearchPlan
-from houses_tune.tuner.monitor import OBJECTIVE, SearchMonitor, TimeBudgetReached
+from houses_tune.tuner.monitor import SearchMonitor, TimeBudgetReached
 
 #: KerasTuner project name: the project lives in ``results/<run>/tuner/``.
 PROJECT_NAME = "tuner"
 #: Stop the search after this many failed trials in a row (KerasTuner's default).
 MAX_CONSECUTIVE_FAILED_TRIALS = 3
-
-
-def check_finite(logs: dict[str, Any] | None, epoch: int) -> None:
-    """Fail the trial if the training or validation loss is NaN or infinite.
-
-    Raises:
-        keras_tuner.errors.FailedTrialError: The loss is not finite (the search goes on).
-    """
-    for key in ("loss", "val_loss"):
-        value = (logs or {}).get(key)
-        if value is not None and not math.isfinite(float(value)):
-            raise keras_tuner.errors.FailedTrialError(
-                f"{key} became {float(value)} at epoch {epoch + 1}"
-            )
 
 
 class _AtomicOracle:
@@ -75,8 +62,10 @@ class _AtomicOracle:
 
     def reload(self) -> None:
         super().reload()  # also moves the trials that were running to the retry queue
-        ended = (keras_tuner.engine.trial.TrialStatus.COMPLETED,
-                 keras_tuner.engine.trial.TrialStatus.FAILED)  # fmt: skip
+        ended = (
+            keras_tuner.engine.trial.TrialStatus.COMPLETED,
+            keras_tuner.engine.trial.TrialStatus.FAILED,
+        )
         for trial_id in list(self._retry_queue):
             trial = self.trials.get(trial_id)
             if trial is not None and trial.status in ended:
@@ -104,9 +93,14 @@ class _BayesianOptimizationOracle(_AtomicOracle, keras_tuner.oracles.BayesianOpt
 
 
 class _Hooks:
-    """Mixin forwarding KerasTuner's tuner hooks to a ``SearchMonitor`` (``self.monitor``)."""
+    """Mixin: trials train on every fold (``self.folds``) and report to ``self.monitor``."""
 
     monitor: SearchMonitor | None = None
+    folds: TrialFolds | None = None
+
+    def __init__(self, oracle, hypermodel=None, **kwargs) -> None:
+        # The KerasTuner subclass would build its own oracle; ours saves atomically.
+        keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     def pre_create_trial(self) -> None:
         super().pre_create_trial()
@@ -116,25 +110,22 @@ class _Hooks:
             if self.monitor.time_is_up():
                 raise TimeBudgetReached
 
-    def __init__(self, oracle, hypermodel=None, **kwargs) -> None:
-        # The KerasTuner subclass would build its own oracle; ours saves atomically.
-        keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+    def run_trial(self, trial, *args, **kwargs) -> dict:
+        # Hyperband's documented trial values: the round's epochs, where it resumes, and
+        # the trial it resumes from. Random and Bayesian search pass ``epochs`` to search().
+        values = trial.hyperparameters.values
+        return self.folds.run(
+            trial.trial_id,
+            trial.hyperparameters,
+            epochs=int(values.get("tuner/epochs", kwargs.get("epochs", 1))),
+            initial_epoch=int(values.get("tuner/initial_epoch", 0)),
+            parent_id=values.get("tuner/trial_id"),
+        )
 
     def on_trial_begin(self, trial) -> None:
         super().on_trial_begin(trial)
         if self.monitor is not None:
             self.monitor.trial_begin(trial)
-
-    def on_batch_end(self, trial, model, batch, logs=None) -> None:
-        super().on_batch_end(trial, model, batch, logs=logs)
-        if self.monitor is not None:
-            self.monitor.check_interrupt()
-
-    def on_epoch_end(self, trial, model, epoch, logs=None) -> None:
-        super().on_epoch_end(trial, model, epoch, logs=logs)
-        if self.monitor is not None:
-            self.monitor.epoch_end(trial, model, epoch, logs or {})
-        check_finite(logs, epoch)
 
     def on_trial_end(self, trial) -> None:
         try:
@@ -163,8 +154,8 @@ def build_tuner(
     hypermodel: keras_tuner.HyperModel,
     directory: Path,
     seed: int,
+    folds: TrialFolds,
     *,
-    overwrite: bool = False,
     monitor: SearchMonitor | None = None,
     max_consecutive_failed_trials: int = MAX_CONSECUTIVE_FAILED_TRIALS,
     **tuner_kwargs: Any,
@@ -176,7 +167,7 @@ def build_tuner(
         hypermodel: The ``HousesHyperModel``.
         directory: The run folder; KerasTuner's project is ``directory/tuner``.
         seed: Seed of the oracle.
-        overwrite: Start the KerasTuner project over instead of reloading it.
+        folds: Trains a trial's configuration on every fold.
         monitor: Hooks target (TensorBoard, progress, time budget), or None.
         max_consecutive_failed_trials: Failed trials in a row that stop the search.
         **tuner_kwargs: Passed to the KerasTuner class (e.g. ``distribution_strategy``).
@@ -206,14 +197,10 @@ def build_tuner(
         oracle = _BayesianOptimizationOracle(max_trials=plan.max_trials, **common)
         tuner_class = HousesBayesianOptimization
     tuner = tuner_class(
-        oracle,
-        hypermodel,
-        directory=str(directory),
-        project_name=PROJECT_NAME,
-        overwrite=overwrite,
-        **tuner_kwargs,
+        oracle, hypermodel, directory=str(directory), project_name=PROJECT_NAME, **tuner_kwargs
     )
     tuner.monitor = monitor
+    tuner.folds = folds
     tuner.save()  # tuner0.json must exist before the first trial, or a kill -9 restarts the project
     return tuner
 

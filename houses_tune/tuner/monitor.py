@@ -1,24 +1,24 @@
-"""What our tuners do around each KerasTuner trial: logs, progress, time budget, history.
+"""What our tuners do around each trial: logs, progress, time budget, Ctrl-C.
 
-The tuner subclasses in ``build.py`` forward their hooks (``on_trial_begin``,
-``on_epoch_end``, ``on_trial_end``, ``pre_create_trial``) to a ``SearchMonitor``. The
-hooks live on the tuner, not in Keras callbacks, because KerasTuner deep-copies the
-callbacks of every trial and writers or consoles cannot be copied.
+The tuner's hooks (``on_trial_begin``, ``on_trial_end``, ``pre_create_trial``) and the
+fold training (as its ``Listener``) report to a ``SearchMonitor``. The hooks live on the
+tuner, not in Keras callbacks, because KerasTuner deep-copies the callbacks of every
+trial and writers or consoles cannot be copied.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from houses_tune.results.run_dir import HISTORY_JSON, write_json_atomic
+from houses_tune.errors import last_line
+from houses_tune.run import HISTORY_JSON
+from houses_tune.training import Listener
 from houses_tune.tuner.progress import SearchProgress
 from houses_tune.tuner.tensorboard import TensorBoardLogger
-
-OBJECTIVE = "val_price_mape"
 
 
 class TimeBudgetReached(Exception):
@@ -30,7 +30,15 @@ def trial_values(trial: Any) -> dict[str, Any]:
     return dict(trial.hyperparameters.values)
 
 
-class SearchMonitor:
+def trial_history(tuner_dir: Path, trial_id: str) -> dict:
+    """The history.json fold training wrote for a trial ({} if there is none yet)."""
+    try:
+        return json.loads((Path(tuner_dir) / f"trial_{trial_id}" / HISTORY_JSON).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+class SearchMonitor(Listener):
     """Per-trial and per-epoch bookkeeping of one search session.
 
     Args:
@@ -40,9 +48,9 @@ class SearchMonitor:
         deadline: ``time.monotonic()`` value after which no epoch or trial starts, or None.
         verbose: Print one line per ended trial.
 
-    Time budget: at every epoch end past the deadline, the running trial stops training
-    (``model.stop_training``) and ends normally with the epochs it trained, so it is kept;
-    then no new trial starts.
+    Time budget: at every epoch end past the deadline, the fold being trained stops (its
+    best weights are kept) and the trial's remaining folds are skipped, so the trial ends
+    normally with what it trained; then no new trial starts.
 
     Ctrl-C: ``request_interrupt`` (the SIGINT handler during a search) only sets a flag;
     ``KeyboardInterrupt`` is raised at the next batch end or before the next trial, never
@@ -64,10 +72,7 @@ class SearchMonitor:
         self.verbose = verbose
         self.epochs = 0  # trained in this session
         self.trials: dict[str, str] = {}  # trial id -> status, ended in this session
-        self._history: dict[str, list[float]] = {}
         self._initial_epoch = 0
-        self._started = 0.0
-        self._stopped_by_time = False
         self.interrupt_requested = False
 
     def request_interrupt(self, signum: int | None = None, frame: Any = None) -> None:
@@ -86,74 +91,82 @@ class SearchMonitor:
         """Whether the duration budget is spent."""
         return self.deadline is not None and time.monotonic() >= self.deadline
 
+    # Tuner hooks.
+
     def trial_begin(self, trial: Any) -> None:
         """A trial starts (fresh, promoted, or re-run after its search was killed)."""
         values = trial_values(trial)
         self._initial_epoch = int(values.get("tuner/initial_epoch", 0))
-        self._history = {}
-        self._started = time.monotonic()
-        self._stopped_by_time = False
         if self.tensorboard:
             self.tensorboard.trial_begin(trial.trial_id, values)
 
-    def epoch_end(self, trial: Any, model: Any, epoch: int, logs: dict[str, Any]) -> None:
-        """Record and log one epoch; stop the trial's training when time is up."""
-        for key, value in logs.items():
-            try:
-                self._history.setdefault(key, []).append(float(value))
-            except (TypeError, ValueError):
-                pass
-        self.epochs += 1
-        if self.tensorboard:
-            self.tensorboard.epoch_end(epoch, logs)
-        if self.progress:
-            self.progress.epoch_end()
-        if self.time_is_up():
-            model.stop_training = True
-            self._stopped_by_time = True
-
-    def best(self) -> tuple[float | None, int | None]:
-        """Best objective of the current trial and its 1-based epoch (first minimum)."""
-        scores = self._history.get(OBJECTIVE, [])
-        finite = [(s, i) for i, s in enumerate(scores) if math.isfinite(s)]
-        if not finite:
-            return None, None
-        score, index = min(finite, key=lambda pair: (pair[0], pair[1]))
-        return score, self._initial_epoch + index + 1
-
     def trial_end(self, trial: Any) -> None:
-        """Write the trial's history.json, close its logs, count it."""
-        status = str(trial.status).upper()
-        completed = status == "COMPLETED"
-        score, best_epoch = self.best() if completed else (None, None)
-        trained = len(self._history.get("loss", self._history.get(OBJECTIVE, [])))
-        folder = self.tuner_dir / f"trial_{trial.trial_id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(
-            folder / HISTORY_JSON,
-            {
-                "initial_epoch": self._initial_epoch,
-                "epochs_trained": trained,
-                "best_epoch": best_epoch,
-                "score": score,
-                "seconds": round(time.monotonic() - self._started, 3),
-                "stopped_by_time_budget": self._stopped_by_time,
-                "history": self._history,
-            },
-        )
-        self.trials[trial.trial_id] = status
+        """A trial ended in this process: log it, count it."""
+        history = trial_history(self.tuner_dir, trial.trial_id)
+        self.trial_ended(trial.trial_id, str(trial.status), trial.message, history)
+
+    def trial_ended(
+        self,
+        trial_id: str,
+        status: str,
+        message: str | None,
+        history: dict,
+        count_epochs: bool = False,
+    ) -> None:
+        """Record a trial that ended (here, or in a worker of a distributed search).
+
+        Args:
+            trial_id: Its id.
+            status: KerasTuner's status (``COMPLETED``, ``FAILED``, ...).
+            message: KerasTuner's message (a traceback for a failed trial).
+            history: Its history.json.
+            count_epochs: Add its epochs to the progress (a worker trained them).
+        """
+        status = status.upper()
+        score = history.get("score") if status == "COMPLETED" else None
+        self.trials[trial_id] = status
+        if count_epochs:
+            trained = int(history.get("epochs_trained", 0))
+            self.epochs += trained
+            if self.progress:
+                self.progress.epoch_end(trained)
+        reached = max((f.get("epoch") or 0 for f in history.get("folds", [])), default=0)
         if self.tensorboard:
-            step = self._initial_epoch + trained
-            self.tensorboard.trial_end(trial.trial_id, completed, score, step)
+            self.tensorboard.trial_end(trial_id, score, history.get("score_std"), reached)
         if self.progress:
             self.progress.trial_end(score)
             if self.verbose:
-                what = f"val MAPE {score:.2f}%" if score is not None else status.lower()
-                if trial.message:
-                    what += f": {trial.message.strip().splitlines()[-1]}"
-                self.progress.log(f"trial {trial.trial_id}: {what} ({trained} epochs)")
+                self.progress.log(_trial_line(trial_id, status, score, message, history))
+
+    # Listener of the fold training.
+
+    def batch_end(self) -> None:
+        """Ctrl-C is honoured at batch ends."""
+        self.check_interrupt()
+
+    def epoch_end(self, fold: int, epoch: int, logs: dict) -> bool:
+        """Log one epoch of a fold model; say whether time is up (the fold then stops)."""
+        self.epochs += 1
+        if self.tensorboard:
+            self.tensorboard.epoch_end(fold, epoch, logs)
+        if self.progress:
+            self.progress.epoch_end()
+        return self.time_is_up()
 
     def close(self) -> None:
         """Close the logs (safe after Ctrl-C in the middle of a trial)."""
         if self.tensorboard:
             self.tensorboard.close()
+
+
+def _trial_line(trial_id: str, status: str, score, message, history: dict) -> str:
+    folds = history.get("folds", [])
+    if score is not None:
+        what = f"val MAPE {score:.2f}%"
+        if len(folds) > 1:
+            what += f" ± {history.get('score_std') or 0:.2f} over {len(folds)} folds"
+    else:
+        what = status.lower()
+        if message:
+            what += f": {last_line(message)}"
+    return f"trial {trial_id}: {what} ({history.get('epochs_trained', 0)} epochs)"

@@ -106,10 +106,10 @@ class SearchProgress:
         else:
             self._console.print(f"search: {self.line()}", highlight=False, soft_wrap=True)
 
-    def epoch_end(self) -> None:
-        """Count one trained epoch."""
-        self.epochs_done += 1
-        self._session_epochs += 1
+    def epoch_end(self, count: int = 1) -> None:
+        """Count ``count`` trained epochs (of fold models)."""
+        self.epochs_done += count
+        self._session_epochs += count
         self._refresh()
 
     def trial_end(self, score: float | None) -> None:

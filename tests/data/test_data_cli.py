@@ -23,18 +23,22 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_info_embedded(capsys, embedded_houses):
-    code, out, _ = run(capsys, "data", "info", "--val-size", "0")
+    code, out, _ = run(capsys, "data", "info")
     assert code == 0
     assert "535 total, 362 in zip codes with >= 25 houses" in out
     assert "zip codes    7" in out and "92276     100" in out
-    assert "train 271, val 0, test 91" in out and "max price 5,858,000" in out
+    assert "search 271 (max price 5,858,000), test 91" in out
+    assert "5 folds (train/validation): 216/55, 217/54, 217/54, 217/54, 217/54" in out
 
 
 def test_info_options(capsys, tiny_dataset):
     code, out, _ = run(
         capsys, "data", "info", "--dataset", str(tiny_dataset), "--min-zip-count", "0"
     )
-    assert code == 0 and "40 total, 40 in zip codes" in out and "train 24, val 6, test 10" in out
+    assert code == 0 and "40 total, 40 in zip codes" in out and "search 30" in out
+    code, out, _ = run(capsys, "data", "info", "--dataset", str(tiny_dataset),
+                       "--min-zip-count", "0", "--folds", "1", "--val-size", "0.2")  # fmt: skip
+    assert code == 0 and "1 validation split (train/validation): 24/6" in out
 
 
 def test_info_bad_dataset_is_one_line(capsys, tiny_dataset):

@@ -17,12 +17,12 @@ from houses_tune.data.photos import photo_path, read_photo
 def test_counts_and_tutorial_split(embedded_houses):
     assert embedded_houses.total == 535 and len(embedded_houses) == 362
     assert len(load_houses(min_zip_count=0)) == 535
-    splits = make_splits(len(embedded_houses), val_size=0)
-    assert (len(splits.train), len(splits.test)) == (271, 91)
-    assert embedded_houses.frame["price"].iloc[splits.train].max() == 5_858_000
-    data = ModelData(embedded_houses, splits.train)
+    splits = make_splits(len(embedded_houses))
+    assert (len(splits.search), len(splits.test)) == (271, 91)
+    assert embedded_houses.frame["price"].iloc[splits.search].max() == 5_858_000
+    data = ModelData(embedded_houses, splits.search)
     assert data.transform("max_scale").scale == 5_858_000
-    assert data.n_attributes == 7 + 3
+    assert data.n_zips == 7
 
 
 def test_embedded_files():

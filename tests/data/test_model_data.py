@@ -1,30 +1,42 @@
-"""ModelData: inputs named like the models' inputs, transforms fitted on the fit rows."""
+"""ModelData: inputs named like the models' inputs, fitted on the search rows; photos
+decoded only when a model takes them."""
 
 import numpy as np
 
-from houses_tune.data import ROOMS, ModelData, load_houses, make_splits
+from houses_tune.data import ATTRIBUTE_INPUTS, ROOMS, ModelData, load_houses, make_splits
 
 
 def test_inputs_and_targets(tiny_dataset):
     houses = load_houses(tiny_dataset, min_zip_count=0)
-    splits = make_splits(len(houses))
-    data = ModelData(houses, splits.train)
-    x = data.inputs(splits.val, tile=8)
-    assert set(x) == {"attributes", "montage", *ROOMS}
-    n = len(splits.val)
-    assert x["attributes"].shape == (n, data.n_attributes) == (n, 5)
-    assert x["attributes"].dtype == np.float32
+    splits = make_splits(len(houses), folds=3)
+    data = ModelData(houses, splits.search)
+    _, val = splits.fold(0)
+    x = data.inputs(val, [*ATTRIBUTE_INPUTS, "montage", *ROOMS], tile=8)
+    n = len(val)
+    assert x["zip"].shape == (n, data.n_zips) == (n, 2) and x["zip"].dtype == np.float32
+    assert x["rooms"].shape == (n, 2) and x["area"].shape == x["log_area"].shape == (n, 1)
     assert x["montage"].shape == (n, 16, 16, 3) and x["montage"].dtype == np.uint8
     assert x["kitchen"].shape == (n, 8, 8, 3)
     np.testing.assert_array_equal(x["montage"][:, 8:, :8], x["kitchen"])
-    train_x = data.inputs(splits.train, tile=8)["attributes"][:, -3:]
-    assert train_x.min() == 0 and train_x.max() == 1  # scaled on the fit rows
+    area = data.inputs(splits.search, ["area"])["area"]
+    assert area.min() == 0 and area.max() == 1  # scaled on the fit (search) rows
 
-    prices = data.prices(splits.val)
+    prices = data.prices(val)
     assert prices.dtype == np.float64
-    np.testing.assert_array_equal(prices, houses.frame["price"].to_numpy()[splits.val])
+    np.testing.assert_array_equal(prices, houses.frame["price"].to_numpy()[val])
     transform = data.transform("max_scale")
-    assert transform.scale == houses.frame["price"].iloc[splits.train].max()
+    assert transform.scale == houses.frame["price"].iloc[splits.search].max()
     assert data.transform("max_scale") is transform
     np.testing.assert_allclose(transform.inverse(transform.forward(prices)), prices, rtol=1e-6)
-    assert data.inputs(splits.test, tile=4)["montage"].shape == (len(splits.test), 8, 8, 3)
+
+
+def test_attribute_inputs_decode_no_photos(tiny_dataset, monkeypatch):
+    houses = load_houses(tiny_dataset, min_zip_count=0)
+    data = ModelData(houses, np.arange(20))
+
+    def no_photos(*args, **kwargs):
+        raise AssertionError("photos decoded for an attributes-only model")
+
+    monkeypatch.setattr(type(houses), "photos", no_photos)
+    x = data.inputs(np.arange(40), ["zip", "rooms", "log_area"])
+    assert set(x) == {"zip", "rooms", "log_area"}

@@ -1,4 +1,4 @@
-"""Fixtures of the export tests: tiny hand-built "trained" models and exported model files."""
+"""Fixtures of the export tests: tiny hand-built "trained" networks and exported model files."""
 
 from __future__ import annotations
 
@@ -8,18 +8,24 @@ import numpy as np
 import pytest
 
 
-def tiny_trained_model(n_attributes: int | None, tile: int | None, branched: bool = False):
-    """A small untrained model with the search models' input names (any weights will do)."""
-    import keras  # imported here: the run-folder tests in this folder need no Keras
+def tiny_trained_model(n_zips: int | None, tile: int | None, branched: bool = False,
+                       area: str = "area", seed: int = 0):  # fmt: skip
+    """A small untrained network with the search's input names (any weights will do)."""
+    import keras  # imported here: the run-folder tests need no Keras
     from keras import layers
 
     from houses_tune.data import ROOMS
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     inputs, features = {}, []
-    if n_attributes is not None:
-        inputs["attributes"] = keras.Input((n_attributes,), name="attributes")
-        features.append(layers.Dense(4, activation="relu")(inputs["attributes"]))
+    if n_zips is not None:
+        inputs = {
+            "zip": keras.Input((n_zips,), name="zip"),
+            "rooms": keras.Input((2,), name="rooms"),
+            area: keras.Input((1,), name=area),
+        }
+        joined = layers.Concatenate()([inputs["zip"], inputs["rooms"], inputs[area]])
+        features.append(layers.Dense(4, activation="relu")(joined))
     if tile is not None:
         names = ROOMS if branched else ("montage",)
         for name in names:
@@ -29,8 +35,13 @@ def tiny_trained_model(n_attributes: int | None, tile: int | None, branched: boo
             x = layers.Conv2D(2, 3, strides=2)(x)
             features.append(layers.GlobalAveragePooling2D()(x))
     x = layers.Concatenate()(features) if len(features) > 1 else features[0]
-    # A small positive output around 0.1 so max_scale prices look like prices.
-    output = layers.Dense(1, bias_initializer=keras.initializers.Constant(0.1))(x)
+    # A small positive output just above 0.1 (ReLU features, small positive weights), so
+    # max_scale prices look like prices and log prices stay finite.
+    output = layers.Dense(
+        1,
+        kernel_initializer=keras.initializers.RandomUniform(0.0, 0.01),
+        bias_initializer=keras.initializers.Constant(0.1),
+    )(layers.ReLU()(x))
     return keras.Model(inputs, output)
 
 
@@ -41,8 +52,8 @@ def exported_model(folder: Path, dataset: Path, tile: int | None = 8, attributes
 
     houses = load_houses(dataset, min_zip_count=0)
     data = ModelData(houses, np.arange(len(houses)))
-    trained = tiny_trained_model(data.n_attributes if attributes else None, tile)
-    model = build_serving_model(trained, data.preprocessor, data.transform("max_scale"))
+    trained = tiny_trained_model(data.n_zips if attributes else None, tile)
+    model = build_serving_model([(trained, data.transform("max_scale"))], data.preprocessor)
     path = Path(folder) / "model.keras"
     model.save(path)
     return path, model, data
@@ -50,7 +61,7 @@ def exported_model(folder: Path, dataset: Path, tile: int | None = 8, attributes
 
 @pytest.fixture
 def trained_model():
-    """The ``tiny_trained_model(n_attributes, tile, branched=False)`` function."""
+    """The ``tiny_trained_model(n_zips, tile, branched=False, area="area", seed=0)`` function."""
     return tiny_trained_model
 
 

@@ -1,4 +1,5 @@
-"""The simple baselines: per-zip median price and ridge on log price."""
+"""The simple baselines (per-zip median price, ridge and gradient boosting on log price)
+and the tutorial networks' cache key."""
 
 import numpy as np
 import pandas as pd
@@ -37,3 +38,35 @@ def test_ridge_on_log_price_recovers_a_log_linear_law():
     )
     predicted = ridge_prices(frame, np.arange(40), np.arange(40, 60), alpha=1e-6)
     np.testing.assert_allclose(predicted, frame["price"].to_numpy()[40:], rtol=1e-3)
+
+
+def test_gradient_boosting_on_log_price_learns_the_zip_effect():
+    from houses_tune.results.baselines import boosting_prices
+
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({
+        "bedrooms": rng.integers(1, 6, n).astype(float),
+        "bathrooms": rng.integers(1, 4, n).astype(float),
+        "area": rng.uniform(800, 4000, n),
+        "zipcode": rng.choice([10, 20, 30], n),
+    })  # fmt: skip
+    frame["price"] = np.exp(12 + 0.8 * (frame["zipcode"] == 20) + 0.3 * np.log(frame["area"]))
+    predicted = boosting_prices(frame, np.arange(300), np.arange(300, 400))
+    actual = frame["price"].to_numpy()[300:]
+    assert np.mean(np.abs(predicted - actual) / actual) < 0.05
+    unseen = frame.iloc[[0]].assign(zipcode=99)  # a new zip code counts as missing, no error
+    both = pd.concat([frame, unseen], ignore_index=True)
+    assert np.isfinite(boosting_prices(both, np.arange(300), [400])).all()
+
+
+def test_the_baseline_cache_key_changes_with_what_decides_the_result(embedded_houses):
+    from houses_tune.results.baselines import cache_key
+
+    base = dict(houses=embedded_houses, preset="tutorial-mlp", train_rows=[1, 2], test_rows=[3],
+                seed=0, epochs=200)  # fmt: skip
+    key = cache_key(**base)
+    assert key == cache_key(**base)
+    for change in ({"preset": "tutorial-cnn"}, {"train_rows": [1, 4]}, {"test_rows": [5]},
+                   {"seed": 1}, {"epochs": 199}):  # fmt: skip
+        assert cache_key(**{**base, **change}) != key

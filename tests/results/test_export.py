@@ -1,11 +1,10 @@
-"""``houses-tune export`` end to end on a tiny finished run (a real search, 2 epochs)."""
+"""``houses-tune export`` end to end on a tiny finished run (a real search on 3 folds)."""
 
 from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -15,83 +14,106 @@ import pytest
 from click.testing import CliRunner
 
 from houses_tune.cli import cli
-from houses_tune.data import load_houses
+from houses_tune.data import ModelData, load_houses
+from houses_tune.errors import ExportError
 from houses_tune.results import serving
-from houses_tune.results.baselines import RIDGE, TUTORIALS, ZIP_MEDIAN
-from houses_tune.results.export import export_run
-from houses_tune.results.run_dir import RunDir
+from houses_tune.results.baselines import BOOSTING, RIDGE, TUTORIALS, ZIP_MEDIAN
+from houses_tune.results.crossval import EXPORTED
+from houses_tune.results.export import ExportOptions, export_run
+from houses_tune.results.saved_model import saved_model_prices
+from houses_tune.run import RunDir, RunLock
+
+# The tutorial mixed network with two head widths: two configurations, photos and attributes.
+SPACE = "base: tutorial-mixed\nhyperparameters:\n  head/units: [4, 8]\n"
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> dict:
-    """Work shared by the module's tests (the search and the export run once)."""
-    return {"root": tmp_path_factory.mktemp("export")}
-
-
-@pytest.fixture
-def run(cache, make_houses_folder) -> Path:
-    """A finished tiny search: the tutorial mixed model, 40 houses, 2 epochs."""
+def run(tmp_path_factory, make_houses_folder) -> Path:
+    """A finished tiny search: 40 houses (30 search, 10 test), 3 folds, 2 trials of 2 epochs."""
     from houses_tune.tuner.budget import parse_budget
-    from houses_tune.tuner.search import SearchSettings, run_search
+    from houses_tune.tuner.job import SearchSettings, prepare_search
+    from houses_tune.tuner.search import run_search
 
-    if "run" not in cache:
-        root = cache["root"]
-        settings = SearchSettings(
-            budget=parse_budget("4"), dataset=make_houses_folder(root), space="tutorial-mixed",
-            max_epochs=2, run="tiny", results_dir=root / "results", min_zip_count=0,
-        )  # fmt: skip
-        outcome = run_search(settings)
-        assert outcome.status == "finished"
-        cache["run"] = outcome.run_dir
-    return cache["run"]
+    root = tmp_path_factory.mktemp("export")
+    (root / "space.yaml").write_text(SPACE)
+    settings = SearchSettings(
+        budget=parse_budget("12"), dataset=make_houses_folder(root), space=str(root / "space.yaml"),
+        tuner="random", max_epochs=2, run="tiny", results_dir=root / "results", min_zip_count=0,
+        folds=3,
+    )  # fmt: skip
+    outcome = run_search(prepare_search(settings))
+    assert outcome.status == "finished" and outcome.completed == 2
+    return outcome.run_dir
 
 
-@pytest.fixture
-def exported(cache, run):
-    """``export RUN --cv 2 --baseline-epochs 1 --baseline-seeds 2`` -> (CLI result, folder)."""
-    if "exported" not in cache:
-        args = ["export", str(run), "--cv", "2", "--baseline-epochs", "1", "--baseline-seeds", "2"]
-        result = CliRunner().invoke(cli, args)
-        assert result.exit_code == 0, result.output
-        cache["exported"] = result, run / "best"
-    return cache["exported"]
+@pytest.fixture(scope="module")
+def exported(run):
+    """``export RUN --cv 2 --no-baselines`` -> (CLI result, folder); the tutorial networks'
+    part of an export is checked with stand-ins below."""
+    args = ["export", str(run), "--cv", "2", "--no-baselines"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return result, run / "best"
+
+
+def _quiet(**options) -> ExportOptions:
+    """No tutorial networks, no SavedModel: what most tests need, in seconds."""
+    return ExportOptions(baselines=False, saved_model=False, **options)
 
 
 def test_export_writes_every_file_and_nothing_else(exported, run):
     result, best = exported
     for name in ("model.keras", "saved_model", "report.html", "report.md", "metrics.json",
-                 "predictions.csv", "plots/trials.png"):  # fmt: skip
+                 "predictions.csv", "plots/trials.png", "plots/learning_curves.png"):  # fmt: skip
         assert (best / name).exists(), name
     assert not [p for p in run.iterdir() if p.name.startswith(".best")]  # no temp folders
     assert "test MAPE" in result.stdout and str(best) in result.stdout
+    assert "a bag of 3 models" in result.stdout
+
+
+def test_the_model_is_the_bag_of_the_best_trials_fold_models(exported, run):
+    """Its prices are the geometric mean of what the search's fold checkpoints predict."""
+    from houses_tune.results.bag import hyperparameters
+    from houses_tune.search_spaces import HousesHyperModel
+    from houses_tune.training.folds import load_checkpoint
+
+    _, best = exported
+    metrics = json.loads((best / "metrics.json").read_text())
+    rd = RunDir(run)
+    trial = rd.trials()[0]
+    assert metrics["exported"] == {
+        "kind": "bag", "members": 3, "folds": 3,
+        "trials": [metrics["top_trials"][0]],
+    }  # fmt: skip
+    assert metrics["exported"]["trials"][0]["id"] == trial.trial_id
+    houses, splits = rd.load_houses(), rd.splits
+    hypermodel = HousesHyperModel(rd.space(), ModelData(houses, splits.search))
+    hp = hyperparameters(trial)
+    each = []
+    for fold in (1, 2, 3):
+        network = hypermodel.build(hp)
+        load_checkpoint(
+            network, rd.tuner_dir / f"trial_{trial.trial_id}" / f"fold_{fold}.weights.h5"
+        )
+        each.append(hypermodel.predict_prices(hp, network, splits.test))
+    expected = serving.bag_prices(each)  # geometric mean; a price below $1 counts as $1
+    predictions = pd.read_csv(best / "predictions.csv")
+    np.testing.assert_allclose(predictions["predicted"], expected, rtol=1e-4)
 
 
 def test_model_reloads_safely_and_matches_saved_model(exported, run):
     _, best = exported
     model = keras.saving.load_model(best / "model.keras", safe_mode=True)
+    assert len(serving.members(model)) == 3
     rd = RunDir(run)
     houses, test = rd.load_houses(), rd.splits.test
     inputs = serving.raw_inputs(model, houses.frame.iloc[test], houses.photos(32)[test])
     prices = model.predict(inputs, verbose=0).reshape(-1)
     predictions = pd.read_csv(best / "predictions.csv")
     assert predictions["house"].tolist() == houses.frame["house"].iloc[test].tolist()
-    np.testing.assert_allclose(prices, predictions["predicted"], rtol=1e-6)
-    saved = serving.saved_model_prices(best / "saved_model", inputs)
+    np.testing.assert_allclose(prices, predictions["predicted"], rtol=1e-6, atol=0.006)  # cents
+    saved = saved_model_prices(best / "saved_model", inputs)
     assert np.max(np.abs(saved - prices) / prices) < 1e-4
-
-
-def test_model_loads_in_a_fresh_process_with_only_the_serving_layers(exported):
-    # Nothing from the search (its loss or metric) may be needed to load the shipped file.
-    _, best = exported
-    code = (
-        "import sys, keras, houses_tune.results.serving; "
-        "keras.saving.load_model(sys.argv[1], safe_mode=True); "
-        "assert 'houses_tune.search_spaces.metrics' not in sys.modules"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(best / "model.keras")], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_metrics_match_a_hand_computation_from_predictions_csv(exported):
@@ -101,7 +123,7 @@ def test_metrics_match_a_hand_computation_from_predictions_csv(exported):
     actual, predicted = frame["price"].to_numpy(), frame["predicted"].to_numpy()
     ape = np.abs(predicted - actual) / actual * 100
     test = metrics["test"]
-    assert test["n"] == len(frame)
+    assert test["n"] == len(frame) == 10
     assert test["mape"] == pytest.approx(ape.mean())
     assert test["mape_std"] == pytest.approx(ape.std())
     assert test["median_ape"] == pytest.approx(np.median(ape))
@@ -115,35 +137,97 @@ def test_metrics_match_a_hand_computation_from_predictions_csv(exported):
         got = test["mape_per_zip"][str(zipcode)]
         assert got["n"] == len(part)
         assert got["mape"] == pytest.approx(ape[part.index].mean())
-    assert metrics["cv"]["k"] == 2 and len(metrics["cv"]["fold_mape"]) == 2
-    assert metrics["saved_model_max_relative_difference"] < 1e-4
+    assert metrics["saved_model"] and metrics["max_relative_difference"] < 1e-4
 
 
-def test_report_holds_the_numbers_and_the_baselines(exported):
+def test_cross_validation_scores_everything_on_the_same_folds(exported):
+    _, best = exported
+    cv = json.loads((best / "metrics.json").read_text())["cv"]
+    assert cv["k"] == 2 and cv["fold_sizes"] == [20, 20]
+    assert set(cv["models"]) == {EXPORTED, ZIP_MEDIAN, RIDGE, BOOSTING}  # --no-baselines
+    for model in cv["models"].values():
+        assert len(model["fold_mape"]) == 2
+        assert model["mape_mean"] == pytest.approx(np.mean(model["fold_mape"]))
+    ours, ridge = cv["models"][EXPORTED]["fold_mape"], cv["models"][RIDGE]["fold_mape"]
+    assert cv["difference_to_ridge"] == pytest.approx(
+        [a - b for a, b in zip(ours, ridge, strict=True)]
+    )
+    assert cv["folds_won_vs_ridge"] == sum(a < b for a, b in zip(ours, ridge, strict=True))
+
+
+def test_report_holds_the_numbers_the_baselines_and_one_verdict(exported):
     _, best = exported
     metrics = json.loads((best / "metrics.json").read_text())
     page = (best / "report.html").read_text()
     markdown = (best / "report.md").read_text()
-    labels = [label for label, _ in TUTORIALS] + [ZIP_MEDIAN, RIDGE]
-    assert list(metrics["baselines"]) == labels
+    assert list(metrics["baselines"]) == [ZIP_MEDIAN, RIDGE, BOOSTING]
+    verdict = metrics["verdict"]
+    assert verdict["basis"] == "cv" and verdict["k"] == 2
+    assert verdict["sentence"].startswith("The exported model is ")
     for text in (page, markdown):
+        assert verdict["sentence"].split(":")[0] in text
         assert f"{metrics['test']['mape']:.2f}%" in text
         assert f"${metrics['test']['mae']:,.0f}" in text
+        assert "a bag of the 3 fold models" in text
         for label, baseline in metrics["baselines"].items():
-            assert label in text
-            assert f"{baseline['test_mape']:.2f}%" in text
-            if label in dict(TUTORIALS):  # two seeds: the median is their mean
-                assert baseline["seeds"] == [0, 1] and len(baseline["seed_mape"]) == 2
-                assert baseline["test_mape"] == pytest.approx(np.mean(baseline["seed_mape"]))
-                assert "median of 2 seeds" in text
-            else:
-                assert "seed_mape" not in baseline
-            verdict = "beat" if baseline["beaten"] else "did NOT beat"
-            assert f"The search {verdict} the {label}" in text or "tied with" in text
-        assert "2-fold cross-validation" in text
+            assert label in text and f"{baseline['test_mape']:.2f}%" in text
+            said = "beat" if baseline["beaten"] else "did NOT beat"
+            assert f"the export {said} the {label}" in text or "tied with" in text
+        assert "2-fold cross-validation" in text and f"exported minus {RIDGE}" in text
+        assert "Tutorial networks trained" not in text  # --no-baselines trained none
     # Self-contained: four inline PNGs, nothing fetched from elsewhere.
     assert page.count('src="data:image/png;base64,') == 4
     assert "http://" not in page and "https://" not in page and "<link" not in page
+
+
+def _fake_tutorials(monkeypatch, run, tmp_path):
+    """Tutorial networks that 'predict' the right price times (1 + 1% per seed), counted;
+    the baseline cache starts empty."""
+    from houses_tune.results import baselines
+
+    frame = RunDir(run).load_houses().frame
+    calls = []
+
+    def fake(preset, houses, train_rows, test_rows, epochs, seed, listener=None):
+        calls.append((preset, seed, len(test_rows)))
+        return frame["price"].to_numpy()[test_rows] * (1 + 0.01 * (seed + 1))
+
+    monkeypatch.setattr(baselines, "tutorial_prices", fake)
+    monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "fresh-cache"))
+    return calls
+
+
+def test_tutorial_networks_are_cross_validated_once_per_fold(run, tmp_path, monkeypatch):
+    calls = _fake_tutorials(monkeypatch, run, tmp_path)
+    result = export_run(run, ExportOptions(out=tmp_path / "cv", cv=2, baseline_seeds=2,
+                                           saved_model=False))  # fmt: skip
+    # On the split: every network with seeds 0 and 1 (10 test houses); then once per fold.
+    split = [(preset, seed, 10) for _, preset in TUTORIALS for seed in (0, 1)]
+    folds = [(preset, 0, 20) for _ in (1, 2) for _, preset in TUTORIALS]
+    assert calls == split + folds
+    cv = result.summary["cv"]
+    for label, _ in TUTORIALS:
+        assert cv["models"][label]["fold_mape"] == pytest.approx([1.0, 1.0])  # seed 0: 1% off
+
+
+def test_a_second_export_reuses_the_tutorial_baselines(run, tmp_path, monkeypatch):
+    calls = _fake_tutorials(monkeypatch, run, tmp_path)
+    options = ExportOptions(baseline_seeds=2, saved_model=False)
+    first = export_run(run, replace(options, out=tmp_path / "first"))
+    assert len(calls) == 6
+    again = export_run(run, replace(options, out=tmp_path / "again"))
+    assert len(calls) == 6  # nothing trained the second time
+    for label, _ in TUTORIALS:
+        assert first.summary["baselines"][label]["cached"] == [False, False]
+        assert again.summary["baselines"][label]["cached"] == [True, True]
+        assert again.summary["baselines"][label]["seed_mape"] == pytest.approx(
+            first.summary["baselines"][label]["seed_mape"]
+        )
+    report = (again.out / "report.md").read_text()
+    assert "6 of these 6 trainings were reused from the baseline cache" in report
+    # Another seed is another training.
+    export_run(run, replace(options, out=tmp_path / "seed", seed=1))
+    assert len(calls) == 6 + 3
 
 
 def test_predict_on_the_dataset_folder_reproduces_the_test_predictions(exported, run):
@@ -155,39 +239,70 @@ def test_predict_on_the_dataset_folder_reproduces_the_test_predictions(exported,
     assert result.exit_code == 0, result.output
     predicted = pd.read_csv(io.StringIO(result.stdout)).set_index("id")["predicted_price"]
     expected = pd.read_csv(best / "predictions.csv").set_index("house")["predicted"]
-    np.testing.assert_allclose(predicted.loc[expected.index], expected, rtol=1e-6)
+    np.testing.assert_allclose(predicted.loc[expected.index], expected, rtol=1e-5)
+
+
+def test_ensemble_bags_the_fold_models_of_the_best_configurations(run, tmp_path):
+    result = export_run(run, _quiet(out=tmp_path / "two", ensemble=2))
+    exported = result.summary["exported"]
+    assert exported["members"] == 6 and len(exported["trials"]) == 2
+    ids = [t["id"] for t in exported["trials"]]
+    assert ids == [t.trial_id for t in RunDir(run).trials()[:2]]
+    model = serving.load_exported_model(result.out / "model.keras")
+    assert len(serving.members(model)) == 6
+
+
+def test_refit_ships_one_model_for_comparison(run, tmp_path):
+    result = export_run(run, _quiet(out=tmp_path / "refit", refit=True))
+    assert result.summary["exported"]["kind"] == "refit"
+    assert result.summary["exported"]["members"] == 1
+    assert "a refit of trial" in (result.out / "report.md").read_text()
 
 
 def test_interrupted_export_leaves_no_partial_folder(run, exported, tmp_path, monkeypatch):
-    from houses_tune.results import report, serving
+    from houses_tune.results import report, saved_model
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt  # as if Ctrl-C arrived right then
 
     # Midway: model.keras is written, the SavedModel is not.
     with monkeypatch.context() as patch:
-        patch.setattr(serving, "export_saved_model", interrupt)
+        patch.setattr(saved_model, "write_saved_model", interrupt)
         with pytest.raises(KeyboardInterrupt):
-            export_run(run, out=tmp_path / "fresh", baselines=False, log=lambda message: None)
+            export_run(run, ExportOptions(out=tmp_path / "fresh", baselines=False))
     assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
 
     # At the last step, over an earlier export: that one survives untouched.
     _, best = exported
     before = {p.relative_to(best): p.read_bytes() for p in best.rglob("*") if p.is_file()}
-    monkeypatch.setattr(report, "render_html", interrupt)
+    monkeypatch.setattr(report, "render", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        export_run(run, baselines=False, log=lambda message: None)
+        export_run(run, _quiet())
     after = {p.relative_to(best): p.read_bytes() for p in best.rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in run.iterdir() if p.name.startswith(".best")] == []
+
+
+def test_a_run_whose_search_still_runs_is_refused_unless_allowed(run, tmp_path):
+    with RunLock(run):
+        RunDir(run).update(status="running")
+        try:
+            with pytest.raises(ExportError, match="its search is still running \\(2 trials so far"):
+                export_run(run, _quiet(out=tmp_path / "early"))
+            result = export_run(run, _quiet(out=tmp_path / "early", allow_running=True))
+        finally:
+            RunDir(run).update(status="finished")
+    assert result.summary["run_status"] == "running" and result.summary["trials"]["total"] == 2
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--trial", "9999"], "no trial '9999'"),
-        (["--cv", "1"], "--cv must be between 2"),
+        (["--cv", "1"], "'--cv': 1 is not in the range x>=2"),
+        (["--cv", "1000"], "--cv must be between 2 and 40"),
         (["--baseline-seeds", "0"], "'--baseline-seeds': 0 is not in the range x>=1"),
+        (["--ensemble", "0"], "'--ensemble': 0 is not in the range x>=1"),
     ],
 )
 def test_bad_arguments_fail_in_one_line(run, args, message):
@@ -202,43 +317,43 @@ def test_not_a_run_fails_in_one_line(tmp_path):
 
 
 def test_out_that_is_a_file_fails_before_any_training(run, tmp_path, monkeypatch):
-    from houses_tune.errors import ExportError
-    from houses_tune.results import refit
+    from houses_tune.results import bag
 
-    monkeypatch.setattr(refit, "fit_configuration", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(bag, "load_members", lambda *a, **k: pytest.fail("loaded"))
     (tmp_path / "taken").write_text("a file, not a folder")
     with pytest.raises(ExportError, match="taken: exists and is not a folder"):
-        export_run(run, out=tmp_path / "taken", baselines=False, log=lambda message: None)
+        export_run(run, _quiet(out=tmp_path / "taken"))
 
 
 def test_a_trial_can_be_named_without_its_leading_zeros():
-    from types import SimpleNamespace
-
-    from houses_tune.errors import ExportError
-    from houses_tune.results.export import choose_trial
+    from houses_tune.results.choose import choose_trials
+    from houses_tune.run import FoldRecord, TrialRecord
 
     trials = [
-        SimpleNamespace(trial_id=f"{i:04d}", score=30.0 + i, status="completed") for i in (7, 12)
+        TrialRecord(f"{i:04d}", "completed", 30.0 + i, 1, 1, 0.0, (FoldRecord(1, 30.0 + i, 1, 1),))
+        for i in (7, 12)
     ]
-    assert choose_trial(trials, "7").trial_id == "0007"
-    assert choose_trial(trials, "0012").trial_id == "0012"
+    assert choose_trials(trials, "7")[0].trial_id == "0007"
+    assert choose_trials(trials, "0012")[0].trial_id == "0012"
     with pytest.raises(ExportError, match="no trial '70'"):
-        choose_trial(trials, "70")
+        choose_trials(trials, "70")
 
 
-def test_a_diverged_refit_fails_in_one_line_before_the_baselines(run, tmp_path, monkeypatch):
-    from houses_tune.errors import ExportError
-    from houses_tune.results import baselines, export, serving
+def test_a_model_predicting_non_finite_prices_fails_before_the_baselines(run, tmp_path,
+                                                                        monkeypatch):  # fmt: skip
+    from houses_tune.results import baselines, export
 
     class Diverged:
-        def predict(self, inputs, verbose=0):
-            return np.full((91, 1), np.nan)
+        inputs = []
+
+        def predict(self, inputs, verbose=0, batch_size=None):
+            return np.full((10, 1), np.nan)
 
     monkeypatch.setattr(serving, "build_serving_model", lambda *args: Diverged())
     monkeypatch.setattr(export, "_test_inputs", lambda *args: {})
-    monkeypatch.setattr(baselines, "run_baselines", lambda *a, **k: pytest.fail("baselines ran"))
-    with pytest.raises(ExportError, match="diverged"):
-        export_run(run, out=tmp_path / "out", baselines=False, log=lambda message: None)
+    monkeypatch.setattr(baselines, "simple_prices", lambda *a, **k: pytest.fail("baselines ran"))
+    with pytest.raises(ExportError, match="non-finite prices"):
+        export_run(run, _quiet(out=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
@@ -255,13 +370,14 @@ def test_tutorial_baselines_are_scored_by_their_median_over_seeds(run, tmp_path,
     }
     calls = []
 
-    def fake_tutorial(preset, houses, train_rows, test_rows, epochs, seed):
+    def fake_tutorial(preset, houses, train_rows, test_rows, epochs, seed, listener=None):
         calls.append((preset, seed))
-        return actual * (1 + errors[preset][seed - 5]), None
+        return actual * (1 + errors[preset][seed - 5])
 
     monkeypatch.setattr(baselines, "tutorial_prices", fake_tutorial)
+    monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "fresh-cache"))  # train them all
     result = export_run(
-        run, out=tmp_path / "out", seed=5, baseline_epochs=1, log=lambda message: None
+        run, ExportOptions(out=tmp_path / "out", seed=5, baseline_epochs=1, saved_model=False)
     )
     assert calls == [(preset, seed) for _, preset in TUTORIALS for seed in (5, 6, 7)]
     metrics = json.loads((result.out / "metrics.json").read_text())

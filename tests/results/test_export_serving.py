@@ -1,13 +1,18 @@
-"""The serving wrapper: raw inputs in, dollars out, identical to the training pipeline."""
+"""The serving model: raw inputs in, dollars out, identical to the training pipeline; a bag
+of networks averages them in log-price space."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
-from houses_tune.data import ModelData, load_houses
+from houses_tune.data import ATTRIBUTE_INPUTS, PHOTO_INPUTS, ModelData, load_houses
 from houses_tune.results import serving
+from houses_tune.results.saved_model import write_saved_model
 
 
 @pytest.fixture
@@ -16,35 +21,63 @@ def data(tiny_dataset):
     return ModelData(houses, np.arange(30))
 
 
-def _pipeline_prices(trained, data, frame, rows, tile, transform):
-    """What the search pipeline predicts: Preprocessor + montage + model + inverse."""
-    arrays = data.inputs(rows, tile)
-    arrays["attributes"] = data.preprocessor.attributes(frame)
+def _pipeline_prices(trained, data, rows, tile, transform, frame=None):
+    """What the search pipeline predicts: preprocessing + montage + network + inverse."""
     names = serving.serving_input_names(trained)
+    arrays = data.inputs(rows, [n for n in names if n in PHOTO_INPUTS], tile)
+    frame = data.houses.frame.iloc[rows] if frame is None else frame
+    arrays.update(data.preprocessor.encode(frame))
     y = trained.predict({name: arrays[name] for name in names}, verbose=0)
     return data.transform(transform).inverse(y.reshape(-1))
 
 
-@pytest.mark.parametrize(("branched", "transform"), [(False, "max_scale"), (True, "log")])
-def test_serving_model_matches_training_pipeline(data, trained_model, branched, transform):
+@pytest.mark.parametrize(
+    ("branched", "transform", "area"),
+    [(False, "max_scale", "area"), (True, "log", "log_area"), (False, "log", "log_area")],
+)
+def test_serving_model_matches_training_pipeline(data, trained_model, branched, transform, area):
     tile = 8
-    trained = trained_model(data.n_attributes, tile, branched=branched)
-    model = serving.build_serving_model(trained, data.preprocessor, data.transform(transform))
+    trained = trained_model(data.n_zips, tile, branched=branched, area=area)
+    model = serving.build_serving_model([(trained, data.transform(transform))], data.preprocessor)
     rows = np.arange(40)  # 10 houses outside the fit rows: values outside [0, 1] too
     frame = data.houses.frame.iloc[rows].copy()
     frame.loc[frame.index[:3], "zipcode"] = 99999  # unseen: all-zero one-hot, as in training
-    expected = _pipeline_prices(trained, data, frame, rows, tile, transform)
+    expected = _pipeline_prices(trained, data, rows, tile, transform, frame)
     photos = data.houses.photos(tile)[rows]
     got = model.predict(serving.raw_inputs(model, frame, photos), verbose=0).reshape(-1)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_a_bag_is_the_geometric_mean_of_its_members(data, trained_model):
+    members = [
+        (trained_model(data.n_zips, None, seed=1), data.transform("log")),
+        (trained_model(data.n_zips, None, area="log_area", seed=2), data.transform("max_scale")),
+        (trained_model(data.n_zips, None, seed=3), data.transform("max_scale")),
+    ]
+    bag = serving.build_serving_model(members, data.preprocessor)
+    assert len(serving.members(bag)) == 3
+    rows = np.arange(40)
+    each = [_pipeline_prices(net, data, rows, None, t.name) for net, t in members]
+    frame = data.houses.frame.iloc[rows]
+    got = bag.predict(serving.raw_inputs(bag, frame), verbose=0).reshape(-1)
+    expected = np.exp(np.mean(np.log(each), axis=0))  # the mean in log-price space
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(serving.bag_prices(each), expected, rtol=1e-12)
+
+
+def test_members_with_different_photo_sizes_cannot_be_bagged(data, trained_model):
+    members = [(trained_model(None, 8), data.transform("log")),
+               (trained_model(None, 16), data.transform("log"))]  # fmt: skip
+    with pytest.raises(ValueError, match="different sizes"):
+        serving.build_serving_model(members, data.preprocessor)
+
+
 def test_attribute_and_photo_only_models_take_only_their_inputs(data, trained_model):
     attributes_only = serving.build_serving_model(
-        trained_model(data.n_attributes, None), data.preprocessor, data.transform("log")
+        [(trained_model(data.n_zips, None), data.transform("log"))], data.preprocessor
     )
     photos_only = serving.build_serving_model(
-        trained_model(None, 8), data.preprocessor, data.transform("log")
+        [(trained_model(None, 8), data.transform("log"))], data.preprocessor
     )
     assert sorted(serving.serving_input_names(attributes_only)) == [
         "area", "bathrooms", "bedrooms", "zipcode",
@@ -56,29 +89,46 @@ def test_attribute_and_photo_only_models_take_only_their_inputs(data, trained_mo
     assert serving.photo_tile(photos_only) == 8
     assert serving.zip_vocabulary(attributes_only) == data.preprocessor.zip_vocabulary
     assert serving.zip_vocabulary(photos_only) == []
+    assert set(ATTRIBUTE_INPUTS) >= {"zip", "rooms", "area"}
 
 
-def test_saved_files_reload_safely_and_agree(data, trained_model, tmp_path):
-    trained = trained_model(data.n_attributes, 8)
-    model = serving.build_serving_model(trained, data.preprocessor, data.transform("max_scale"))
+def test_a_bag_reloads_safely_in_a_fresh_process_and_its_saved_model_agrees(
+    data, trained_model, tmp_path
+):
+    members = [(trained_model(data.n_zips, 8, seed=s), data.transform("log")) for s in (1, 2)]
+    model = serving.build_serving_model(members, data.preprocessor)
     rows = np.arange(len(data.houses))
     inputs = serving.raw_inputs(model, data.houses.frame.iloc[rows], data.houses.photos(8)[rows])
     expected = model.predict(inputs, verbose=0).reshape(-1)
-
     model.save(tmp_path / "model.keras")
-    reloaded = serving.load_exported_model(tmp_path / "model.keras")
-    # load_exported_model uses safe_mode=True; loading plainly with it must work too.
-    keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
-    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0).reshape(-1), expected, 1e-6)
-
-    serving.export_saved_model(reloaded, tmp_path / "saved_model")
-    saved = serving.saved_model_prices(tmp_path / "saved_model", inputs)
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    np.save(tmp_path / "expected.npy", expected)
+    # Nothing from the search (its losses, metrics) may be needed to load the shipped file.
+    code = (
+        "import sys, keras, numpy as np, houses_tune.results.serving\n"
+        "model = keras.saving.load_model(sys.argv[1], safe_mode=True)\n"
+        "assert 'houses_tune.search_spaces.metrics' not in sys.modules\n"
+        "got = model.predict(dict(np.load(sys.argv[2])), verbose=0).reshape(-1)\n"
+        "np.testing.assert_allclose(got, np.load(sys.argv[3]), rtol=1e-6)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "model.keras"), str(tmp_path / "inputs.npz"),
+         str(tmp_path / "expected.npy")], capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    # On JAX the SavedModel is written by a TensorFlow subprocess from model.keras.
+    assert keras.config.backend() == "jax"
+    saved = write_saved_model(tmp_path / "model.keras", tmp_path / "saved_model", inputs)
     assert np.max(np.abs(saved - expected) / expected) < 1e-4
+    assert (tmp_path / "saved_model" / "saved_model.pb").is_file()
 
 
-def test_inverse_target_layer():
+def test_the_log_price_layers():
     y = np.array([[0.5], [1.0]], dtype="float32")
-    np.testing.assert_allclose(serving.InverseTarget("max_scale", 1000.0)(y), [[500.0], [1000.0]])
-    np.testing.assert_allclose(serving.InverseTarget("log")(y), np.exp(y), rtol=1e-6)
+    np.testing.assert_allclose(serving.LogPrice("max_scale", 1000.0)(y), np.log([[500], [1000]]),
+                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(serving.LogPrice("log")(y), y)
+    np.testing.assert_allclose(serving.LogPrice("max_scale", 1000.0)(-y), 0.0)  # floor: $1
+    np.testing.assert_allclose(serving.Exp()(y), np.exp(y), rtol=1e-6)
     with pytest.raises(ValueError):
-        serving.InverseTarget("sqrt")
+        serving.LogPrice("sqrt")

@@ -6,14 +6,17 @@ import pytest
 from rich.console import Console
 
 from houses_tune.cli import main
-from houses_tune.results.run_dir import TrialRecord, write_json_atomic
 from houses_tune.results.trials import format_hyperparameters, trials_json, trials_table
+from houses_tune.run import FoldRecord, TrialRecord, write_json_atomic
 
+FOLDS = (FoldRecord(1, 20.25, 3, 4), FoldRecord(2, 22.75, 2, 4, stopped_early=True))
 RECORDS = [
-    TrialRecord("0004", "completed", 21.5, 3, 4, {"modality": "mixed", "learning_rate": 0.0012345}),
-    TrialRecord("0001", "completed", 30.0, 2, 2, {"modality": "attributes"}),
-    TrialRecord("0002", "failed", None, None, 1, {"modality": "photos"}, message="loss became nan"),
-]
+    TrialRecord("0004", "completed", 21.5, 3, 4, 1.25, FOLDS,
+                {"modality": "mixed", "learning_rate": 0.0012345}),
+    TrialRecord("0001", "completed", 30.0, 2, 2, hyperparameters={"modality": "attributes"}),
+    TrialRecord("0002", "failed", None, None, 1, hyperparameters={"modality": "photos"},
+                message="loss became nan"),
+]  # fmt: skip
 
 
 def test_table_lists_every_column():
@@ -21,12 +24,13 @@ def test_table_lists_every_column():
     console.print(trials_table(RECORDS, title="run"))
     text = console.export_text()
     lines = [line for line in text.splitlines() if line.startswith("│")]
-    assert "0004" in lines[0] and "21.50" in lines[0] and "learning_rate=0.001234" in lines[0]
+    assert "0004" in lines[0] and "21.50 ± 1.25" in lines[0] and "20.2 22.8" in lines[0]
+    assert "learning_rate=0.001234" in lines[0]
     assert "failed" in text and "loss became nan" in text
 
 
 def test_table_shows_brackets_as_text():
-    record = TrialRecord("0003", "failed", None, None, 1, {"act": "x[bold]y"},
+    record = TrialRecord("0003", "failed", None, None, 1, hyperparameters={"act": "x[bold]y"},
                          message="ValueError: expected [batch, 3], got [/x]")  # fmt: skip
     console = Console(width=200, record=True)
     console.print(trials_table([record], title="run [1]"))
@@ -39,6 +43,7 @@ def test_json_is_best_first():
     data = json.loads(trials_json(RECORDS))
     assert [d["trial_id"] for d in data] == ["0004", "0001", "0002"]
     assert data[0]["hyperparameters"] == {"modality": "mixed", "learning_rate": 0.0012345}
+    assert [f["score"] for f in data[0]["folds"]] == [20.25, 22.75] and data[0]["score_std"] == 1.25
 
 
 def test_format_hyperparameters():
@@ -53,6 +58,9 @@ def run(tmp_path):
         state = {"trial_id": trial_id, "status": "COMPLETED", "score": score, "best_step": 0,
                  "hyperparameters": {"space": [], "values": {"lr": score / 1000}}}  # fmt: skip
         (folder / "tuner" / f"trial_{trial_id}" / "trial.json").write_text(json.dumps(state))
+        history = {"score": score, "score_std": 0.0,
+                   "folds": [{"fold": 1, "score": score, "best_epoch": 1, "epoch": 1}]}  # fmt: skip
+        (folder / "tuner" / f"trial_{trial_id}" / "history.json").write_text(json.dumps(history))
     write_json_atomic(folder / "run.json", {"status": "finished", "search": {}})
     return folder
 

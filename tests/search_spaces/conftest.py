@@ -17,7 +17,7 @@ def houses_folder(tmp_path, make_houses_folder):
 
 @pytest.fixture
 def model_data(houses_folder):
-    """``ModelData`` fitted on all 16 houses: 10 attributes."""
+    """``ModelData`` fitted on all 16 houses (7 zip codes)."""
     from houses_tune.data import ModelData, load_houses
 
     houses = load_houses(houses_folder, min_zip_count=0)

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from houses_tune.errors import SpaceError
-from houses_tune.search_spaces import CATALOGUE, OBJECTIVE, PRESETS, Space, load_space
+from houses_tune.objective import OBJECTIVE
+from houses_tune.search_spaces import CATALOGUE, PRESETS, Space, load_space
 from houses_tune.search_spaces.space import narrow, parse_tuple
 
 TUTORIALS = ("tutorial-mlp", "tutorial-cnn", "tutorial-mixed")
@@ -109,7 +110,7 @@ def test_check_values():
         ("hyperparameters:\n  tile: 48\n", "line 2: tile: 48 not allowed; allowed: 32, 64"),
         (
             "hyperparameters:\n  loss: [mape, rmse]\n",
-            "loss: 'rmse' not allowed; allowed: mape, mae, mse, huber, msle",
+            "loss: 'rmse' not allowed; allowed: mape, mae, huber, mse, msle",
         ),
         (
             "hyperparameters:\n  learning_rate: {min: 0.00001}\n",

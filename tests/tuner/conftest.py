@@ -11,6 +11,8 @@ base: mixed
 hyperparameters:
   modality: attributes
   attributes/widths: 8-4
+  attributes/area: log
+  attributes/zip: one_hot
   head/units: [0, 4]
   head/dropout: 0.0
   loss: mape
@@ -31,11 +33,12 @@ def tiny_space(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def search_settings(tiny_dataset: Path, tiny_space: Path, tmp_path: Path):
-    """``make(**overrides) -> SearchSettings`` for a tiny search in ``tmp_path/results``."""
+    """``make(budget, **overrides) -> SearchSettings`` for a tiny search in
+    ``tmp_path/results``: 40 houses (30 search, 10 test), 3 folds of 10."""
     from houses_tune.tuner.budget import parse_budget
-    from houses_tune.tuner.search import SearchSettings
+    from houses_tune.tuner.job import SearchSettings
 
-    def make(budget: str = "8", **overrides) -> SearchSettings:
+    def make(budget: str = "24", **overrides) -> SearchSettings:
         values = dict(
             budget=parse_budget(budget),
             dataset=tiny_dataset,
@@ -43,9 +46,22 @@ def search_settings(tiny_dataset: Path, tiny_space: Path, tmp_path: Path):
             run="run",
             results_dir=tmp_path / "results",
             min_zip_count=10,
+            folds=3,
             seed=0,
         )
         values.update(overrides)
         return SearchSettings(**values)
 
     return make
+
+
+@pytest.fixture
+def search():
+    """``search(settings) -> SearchOutcome``: plan and run, as the command does (devices aside)."""
+    from houses_tune.tuner.job import prepare_search
+    from houses_tune.tuner.search import run_search
+
+    def plan_and_run(settings):
+        return run_search(prepare_search(settings))
+
+    return plan_and_run

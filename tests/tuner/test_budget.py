@@ -88,10 +88,16 @@ def test_plan_is_what_the_oracle_runs(tmp_path, max_epochs, factor, iterations):
     budget=st.integers(min_value=1, max_value=20000),
     factor=st.integers(min_value=2, max_value=6),
     cap=st.one_of(st.none(), st.integers(min_value=1, max_value=300)),
+    folds=st.integers(min_value=1, max_value=10),
 )
-def test_hyperband_plan_never_exceeds_budget(budget, factor, cap):
-    plan = plan_search(Budget(str(budget), epochs=budget), "hyperband", cap, factor)
+def test_hyperband_plan_never_exceeds_budget(budget, factor, cap, folds):
+    if budget < folds:
+        with pytest.raises(ValueError, match="less than one epoch for each"):
+            plan_search(Budget(str(budget), epochs=budget), "hyperband", cap, factor, folds)
+        return
+    plan = plan_search(Budget(str(budget), epochs=budget), "hyperband", cap, factor, folds)
     assert 1 <= plan.total_epochs <= budget
+    assert plan.total_epochs == plan.model_epochs * folds
     assert plan.iterations >= 1
     assert 1 <= plan.max_epochs <= (cap or 100)
     assert plan.trials >= 1
@@ -114,7 +120,20 @@ def test_plan_for_200_epochs():
     plan = plan_search(parse_budget("200"))
     assert (plan.max_epochs, plan.iterations, plan.trials, plan.total_epochs) == (18, 1, 30, 196)
     text = "\n".join(plan.describe())
-    assert "max_epochs=18" in text and "Total: 30 trials, 196 epochs" in text
+    assert "max_epochs=18" in text and "Total: 30 trials, at most 196 epochs" in text
+
+
+def test_an_epoch_budget_is_shared_by_the_fold_models():
+    plan = plan_search(parse_budget("1000"), folds=5)  # 200 epochs for each fold's schedule
+    assert (plan.max_epochs, plan.trials, plan.model_epochs, plan.total_epochs) == (
+        18,
+        30,
+        196,
+        980,
+    )
+    text = "\n".join(plan.describe())
+    assert "trained per fold" in text and "(196 per fold x 5 folds)" in text
+    assert plan.to_dict()["folds"] == 5
 
 
 def test_max_epochs_caps_hyperband_and_adds_iterations():

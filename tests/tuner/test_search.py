@@ -1,4 +1,5 @@
-"""End-to-end searches on a tiny dataset: run folder, TensorBoard, faults, interrupt, resume."""
+"""End-to-end searches on a tiny dataset, every trial on 3 folds: run folder, TensorBoard,
+faults, interrupt, resume."""
 
 import json
 import math
@@ -15,8 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from houses_tune.errors import DatasetError, SearchError
-from houses_tune.results.run_dir import RunDir, RunLock
-from houses_tune.tuner.search import run_search
+from houses_tune.run import RunDir, RunLock
 
 
 def _events(folder: Path) -> EventAccumulator:
@@ -36,12 +36,16 @@ def _scores(run: RunDir) -> dict:
     return {r.trial_id: r.score for r in run.trials() if r.status == "completed"}
 
 
-def test_search_end_to_end(search_settings, tiny_dataset, capsys):
-    outcome = run_search(search_settings("8"))
+def _history(run: RunDir, trial_id: str) -> dict:
+    return json.loads((run.tuner_dir / f"trial_{trial_id}" / "history.json").read_text())
+
+
+def test_search_end_to_end(search, search_settings, tiny_dataset, capsys):
+    outcome = search(search_settings("24"))  # 8 epochs per fold: 4 trials of 2 epochs
 
     assert outcome.status == "finished"
-    assert outcome.plan.total_epochs == 8 and outcome.plan.trials == 4
-    assert (outcome.trials, outcome.completed, outcome.epochs) == (4, 4, 8)
+    assert outcome.plan.total_epochs == 24 and outcome.plan.trials == 4
+    assert (outcome.trials, outcome.completed, outcome.epochs) == (4, 4, 24)
     assert capsys.readouterr().out == ""  # progress, plan and Keras output go to stderr
 
     run = RunDir(outcome.run_dir)
@@ -49,40 +53,56 @@ def test_search_end_to_end(search_settings, tiny_dataset, capsys):
     assert info["status"] == "finished" and run.status == "finished"
     assert info["search"]["space"].endswith("tiny.yaml") and (run.path / "space.yaml").is_file()
     assert run.space().name == "tiny"  # named after the user's file, not the run's copy
+    assert info["search"]["folds"] == 3 and info["plan"]["folds"] == 3
     assert info["dataset"]["fingerprint"] == run.load_houses().fingerprint
     assert info["dataset"]["folder"] == str(tiny_dataset.resolve())
     assert {"python", "keras", "keras-tuner", "numpy", "houses-tune"} <= set(info["versions"])
-    assert info["backend"] in ("tensorflow", "jax", "torch")
+    assert info["backend"] == "jax"
     assert info["timing"]["elapsed_s"] > 0 and info["timing"]["finished"]
-    assert info["plan"]["total_epochs"] == 8
     splits = run.splits
-    assert splits.to_dict() == info["splits"]
-    assert len(splits.test) and not set(splits.test) & (set(splits.train) | set(splits.val))
+    assert splits.to_dict() == info["splits"] and len(splits.folds) == 3
+    assert len(splits.test) == 10 and not set(splits.test) & set(splits.search)
 
     records = run.trials()
     scores = [r.score for r in records]
     assert scores == sorted(scores) and all(math.isfinite(s) for s in scores)
     assert outcome.best_score == scores[0] and outcome.best_trial == records[0].trial_id
     for record in records:
-        assert record.status == "completed" and record.epochs == 2
-        assert 1 <= record.best_epoch <= record.epochs
+        assert record.status == "completed" and record.epochs == 2 and record.complete
+        assert [f.fold for f in record.folds] == [1, 2, 3]
+        # The objective is the mean over folds of each fold model's best validation MAPE.
+        history = _history(run, record.trial_id)
+        fold_bests = [min(f["history"]["val_price_mape"]) for f in history["folds"]]
+        assert [f.score for f in record.folds] == pytest.approx(fold_bests)
+        assert record.score == pytest.approx(np.mean(fold_bests))
+        assert record.score_std == pytest.approx(np.std(fold_bests))
+        assert history["epochs_trained"] == 6  # 3 fold models x 2 epochs
+        for fold in record.folds:
+            assert 1 <= fold.best_epoch <= 2 and fold.epoch == 2
+            assert (
+                run.tuner_dir / f"trial_{record.trial_id}/fold_{fold.fold}.weights.h5"
+            ).is_file()
         assert record.hyperparameters["modality"] == "attributes"
-        assert not any(name.startswith(("tuner/", "photos/", "montage/")) for name in
-                       record.hyperparameters)  # fmt: skip
-        history = json.loads((run.tuner_dir / f"trial_{record.trial_id}/history.json").read_text())
-        assert min(history["history"]["val_price_mape"]) == pytest.approx(record.score)
+        assert not any(name.startswith(("tuner/", "photos/", "montage/"))
+                       for name in record.hyperparameters)  # fmt: skip
 
-    # TensorBoard: per-trial scalars, HParams sessions, the experiment and the run series.
+    # TensorBoard: per-fold scalars, HParams sessions with the mean, the experiment, series.
     logdir = run.tensorboard_dir
     for record in records:
-        for part in ("train", "validation"):
-            scalars = _events(logdir / record.trial_id / part)
-            assert {"epoch_loss", "epoch_price_mape"} <= set(scalars.Tags()["scalars"])
-            assert [e.step for e in scalars.Scalars("epoch_price_mape")] == [1, 2]
-        val = _events(logdir / record.trial_id / "validation").Scalars("epoch_price_mape")
-        assert min(e.value for e in val) == pytest.approx(record.score, rel=1e-5)
+        for fold in (1, 2, 3):
+            for part in ("train", "validation"):
+                scalars = _events(logdir / record.trial_id / f"fold_{fold}" / part)
+                assert {"epoch_loss", "epoch_price_mape"} <= set(scalars.Tags()["scalars"])
+                assert [e.step for e in scalars.Scalars("epoch_price_mape")] == [1, 2]
+            val = _events(logdir / record.trial_id / f"fold_{fold}" / "validation")
+            assert min(e.value for e in val.Scalars("epoch_price_mape")) == pytest.approx(
+                record.folds[fold - 1].score, rel=1e-5
+            )
         session = _events(logdir / record.trial_id)
         assert session.Scalars("val_price_mape")[-1].value == pytest.approx(record.score, rel=1e-5)
+        assert session.Scalars("val_price_mape_std")[-1].value == pytest.approx(
+            record.score_std, rel=1e-4, abs=1e-6
+        )
         plugin = _hparams(session)
         start = plugin["_hparams_/session_start_info"].session_start_info.hparams
         assert start["learning_rate"].number_value == pytest.approx(
@@ -94,18 +114,65 @@ def test_search_end_to_end(search_settings, tiny_dataset, capsys):
     experiment = _hparams(root)["_hparams_/experiment"].experiment
     names = {info.name for info in experiment.hparam_infos}
     assert {"learning_rate", "head/units", "modality", "tuner/epochs"} <= names
-    assert "val_price_mape" in {m.name.tag for m in experiment.metric_infos}
+    assert {"val_price_mape", "val_price_mape_std"} <= {m.name.tag for m in experiment.metric_infos}
     best = root.Scalars("search/best_val_price_mape")
     assert [e.step for e in best] == [1, 2, 3, 4]
     assert best[-1].value == pytest.approx(scores[0], rel=1e-5)
     assert all(a.value >= b.value for a, b in zip(best, best[1:], strict=False))
 
 
-def test_a_search_that_ends_short_of_its_plan_says_why(search_settings, tiny_space):
+def test_a_promoted_trial_resumes_every_fold_from_its_own_checkpoint(search, search_settings,
+                                                                    monkeypatch):  # fmt: skip
+    from houses_tune.training import folds as fold_training
+
+    loaded, load = [], fold_training.load_checkpoint
+
+    def recording_load(model, path):
+        loaded.append(Path(path))
+        load(model, path)
+
+    monkeypatch.setattr(fold_training, "load_checkpoint", recording_load)
+    # Bracket 1: two trials of 1 epoch, the better one promoted to 2; then bracket 0.
+    outcome = search(search_settings("21", factor=2, max_epochs=2))
+    run = RunDir(outcome.run_dir)
+    promoted = [r for r in run.trials() if "tuner/trial_id" in r.hp_config["values"]]
+    assert len(promoted) == 1
+    parent = promoted[0].hp_config["values"]["tuner/trial_id"]
+    assert loaded == [run.tuner_dir / f"trial_{parent}" / f"fold_{k}.weights.h5" for k in (1, 2, 3)]
+    history = _history(run, promoted[0].trial_id)
+    assert history["initial_epoch"] == 1 and history["epochs"] == 2
+    assert [f["trained"] for f in history["folds"]] == [1, 1, 1]  # epoch 1 -> 2 of each fold
+
+
+def test_early_stopping_trains_less_than_planned_and_the_budget_counts_it(
+    search, search_settings, monkeypatch
+):
+    from houses_tune.training.folds import Reusable
+
+    start = Reusable.start
+
+    def frozen_start(self, *args, **kwargs):
+        model = start(self, *args, **kwargs)
+        model.optimizer.learning_rate.assign(0.0)  # the validation MAPE never improves
+        return model
+
+    monkeypatch.setattr(Reusable, "start", frozen_start)
+    outcome = search(search_settings("60", tuner="random", max_epochs=10, patience=1))
+    run = RunDir(outcome.run_dir)
+    # Epoch 1 sets the best score, epoch 2 does not beat it: each fold model stops there.
+    for record in run.trials():
+        assert [(f.epoch, f.best_epoch, f.stopped_early) for f in record.folds] == [
+            (2, 1, True)
+        ] * 3
+    trained = sum(_history(run, r.trial_id)["epochs_trained"] for r in run.trials())
+    assert outcome.epochs == trained == 12 < outcome.plan.total_epochs == 60
+
+
+def test_a_search_that_ends_short_of_its_plan_says_why(search, search_settings, tiny_space):
     # One configuration: KerasTuner's oracle stops after one trial, whatever the plan.
     pinned = tiny_space.read_text().replace("[0, 4]", "4")
     tiny_space.write_text(pinned.replace("{min: 0.001, max: 0.01}", "0.01"))
-    outcome = run_search(search_settings("8"))
+    outcome = search(search_settings("24"))
 
     assert outcome.status == "finished" and outcome.plan.trials > 1 and outcome.trials == 1
     assert outcome.message == (
@@ -115,21 +182,22 @@ def test_a_search_that_ends_short_of_its_plan_says_why(search_settings, tiny_spa
     assert RunDir(outcome.run_dir).settings["message"] == outcome.message
 
 
-def test_a_nan_trial_fails_and_the_search_goes_on(search_settings, monkeypatch):
-    from houses_tune.search_spaces import HousesHyperModel
+def test_a_nan_trial_fails_and_the_search_goes_on(search, search_settings, monkeypatch):
+    from houses_tune.training.folds import Reusable
 
-    fit = HousesHyperModel.fit
+    start = Reusable.start
     calls = []
 
-    def diverging_fit(self, hp, model, *args, **kwargs):
+    def diverging_start(self, *args, **kwargs):
+        model = start(self, *args, **kwargs)
         calls.append(1)
-        if len(calls) == 2:  # the second trial's weights blow up
+        if len(calls) == 4:  # the second trial's first fold model blows up
             for weight in model.trainable_weights:
                 weight.assign(np.full(weight.shape, np.nan, dtype="float32"))
-        return fit(self, hp, model, *args, **kwargs)
+        return model
 
-    monkeypatch.setattr(HousesHyperModel, "fit", diverging_fit)
-    outcome = run_search(search_settings("3", tuner="random", max_epochs=1))
+    monkeypatch.setattr(Reusable, "start", diverging_start)
+    outcome = search(search_settings("9", tuner="random", max_epochs=1))
 
     assert outcome.status == "finished"
     records = {r.trial_id: r for r in RunDir(outcome.run_dir).trials()}
@@ -141,17 +209,17 @@ def test_a_nan_trial_fails_and_the_search_goes_on(search_settings, monkeypatch):
     assert end["_hparams_/session_end_info"].session_end_info.status == 2  # FAILURE
 
 
-def test_too_many_failures_in_a_row_stop_the_search(search_settings, monkeypatch):
+def test_too_many_failures_in_a_row_stop_the_search(search, search_settings, monkeypatch):
     from houses_tune.search_spaces import HousesHyperModel
     from houses_tune.tuner.monitor import SearchMonitor
 
     build, trial_begin = HousesHyperModel.build, SearchMonitor.trial_begin
     in_trial = []
 
-    def broken_build(self, hp):
+    def broken_build(self, hp, *args, **kwargs):
         if in_trial:  # the tuner builds the default model once to learn the space
             raise ValueError("this configuration cannot be built")
-        return build(self, hp)
+        return build(self, hp, *args, **kwargs)
 
     def mark_trial(self, trial):
         in_trial.append(trial.trial_id)
@@ -160,7 +228,7 @@ def test_too_many_failures_in_a_row_stop_the_search(search_settings, monkeypatch
     monkeypatch.setattr(HousesHyperModel, "build", broken_build)
     monkeypatch.setattr(SearchMonitor, "trial_begin", mark_trial)
     with pytest.raises(SearchError, match="3 trials failed in a row.*cannot be built"):
-        run_search(search_settings("10", tuner="random", max_epochs=1))
+        search(search_settings("30", tuner="random", max_epochs=1))
     run = RunDir(search_settings().results_dir / "run")
     assert run.settings["status"] == "failed"
     assert "3 trials failed in a row" in run.settings["message"]
@@ -168,7 +236,8 @@ def test_too_many_failures_in_a_row_stop_the_search(search_settings, monkeypatch
     assert not RunLock.is_held(run.path)
 
 
-def test_ctrl_c_stops_cleanly_and_resume_keeps_finished_trials(search_settings, monkeypatch):
+def test_ctrl_c_stops_cleanly_and_resume_keeps_finished_trials(search, search_settings,
+                                                               monkeypatch):  # fmt: skip
     from houses_tune.tuner.monitor import SearchMonitor
 
     trial_end = SearchMonitor.trial_end
@@ -179,7 +248,7 @@ def test_ctrl_c_stops_cleanly_and_resume_keeps_finished_trials(search_settings, 
             signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, handled by the search
 
     monkeypatch.setattr(SearchMonitor, "trial_end", ctrl_c_after_two_trials)
-    outcome = run_search(search_settings("8"))
+    outcome = search(search_settings("24"))
     monkeypatch.undo()
 
     assert outcome.status == "interrupted"
@@ -189,7 +258,7 @@ def test_ctrl_c_stops_cleanly_and_resume_keeps_finished_trials(search_settings, 
     before = _scores(run)
     assert len(before) == 2
 
-    resumed = run_search(search_settings(budget="8", resume=True))
+    resumed = search(search_settings(budget="24", resume=True))
     assert resumed.status == "finished"
     run = RunDir(resumed.run_dir)
     after = _scores(run)
@@ -199,23 +268,24 @@ def test_ctrl_c_stops_cleanly_and_resume_keeps_finished_trials(search_settings, 
     assert [s["status"] for s in sessions] == ["interrupted", "finished"]
 
 
-def test_resume_after_kill_9_loses_no_finished_trial(search_settings, tmp_path):
-    settings = search_settings("8")  # 4 trials of 2 epochs
+def test_kill_9_between_the_folds_of_a_trial_loses_no_finished_trial(search, search_settings):
+    settings = search_settings("24")  # 4 trials of 2 epochs, 3 folds each
     command = [
         sys.executable, "-m", "houses_tune", "search", "--dataset", str(settings.dataset),
-        "--space", settings.space, "--budget", "8", "--run", "run",
+        "--space", settings.space, "--budget", "24", "--folds", "3", "--run", "run",
         "--results-dir", str(settings.results_dir), "--min-zip-count", "10",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
-    tuner_dir = settings.results_dir / "run" / "tuner"
-    deadline = time.monotonic() + 120
+    # Trial 0001's first fold model is saved: its later folds have not been trained yet.
+    checkpoint = settings.results_dir / "run" / "tuner" / "trial_0001" / "fold_1.weights.h5"
+    deadline = time.monotonic() + 180
     try:
-        while not (tuner_dir / "trial_0001" / "history.json").exists():
+        while not checkpoint.exists():
             assert process.poll() is None, "the search ended before it could be killed"
             assert time.monotonic() < deadline, "the search made no progress"
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -223,101 +293,115 @@ def test_resume_after_kill_9_loses_no_finished_trial(search_settings, tmp_path):
     run = RunDir(settings.results_dir / "run")
     assert run.status == "interrupted"  # run.json says running, but nobody holds the lock
     before = _scores(run)
-    assert len(before) >= 2
+    assert "0000" in before and "0001" not in before
+    interrupted = next(r for r in run.trials() if r.trial_id == "0001")
+    assert interrupted.status == "interrupted"
 
-    resumed = run_search(search_settings(budget="8", resume=True))
+    resumed = search(search_settings(budget="24", resume=True))
     assert resumed.status == "finished"
     run = RunDir(resumed.run_dir)
     after = _scores(run)
-    assert len(after) == 4 and all(r.status == "completed" for r in run.trials())
+    assert len(after) == 4 and all(r.status == "completed" and r.complete for r in run.trials())
     assert {k: after[k] for k in before} == before
+    assert [f["fold"] for f in _history(run, "0001")["folds"]] == [1, 2, 3]  # re-run whole
 
 
-def test_duration_budget_stops_cleanly(search_settings):
-    outcome = run_search(search_settings("2s", max_epochs=2))
+def test_duration_budget_stops_cleanly(search, search_settings):
+    outcome = search(search_settings("2s", max_epochs=2))
     assert outcome.status == "finished" and "time budget 2s reached" in outcome.message
     run = RunDir(outcome.run_dir)
     records = run.trials()
     assert records and all(r.status == "completed" for r in records)
-    # Stopped at the first epoch end past the deadline, then no new trial.
+    # Stopped at the first epoch end past the deadline: the folds not started are skipped.
+    last = _history(run, max(r.trial_id for r in records))
+    assert last["stopped_by_time_budget"] or len(last["folds"]) == 3
     assert outcome.elapsed < 30
 
 
 @pytest.mark.parametrize("tuner", ["random", "bayesian"])
-def test_random_and_bayesian_tuners(search_settings, tuner):
-    outcome = run_search(search_settings("2", tuner=tuner, max_epochs=1))
+def test_random_and_bayesian_tuners(search, search_settings, tuner):
+    outcome = search(search_settings("6", tuner=tuner, max_epochs=1))
     assert outcome.status == "finished"
-    assert outcome.plan.max_trials == 2 and (outcome.trials, outcome.epochs) == (2, 2)
+    assert outcome.plan.max_trials == 2 and (outcome.trials, outcome.epochs) == (2, 6)
 
 
-def test_existing_run_needs_resume_or_overwrite(search_settings):
+def test_one_fold_is_a_single_validation_split(search, search_settings):
+    outcome = search(search_settings("4", folds=1, tuner="random", max_epochs=2))
+    run = RunDir(outcome.run_dir)
+    assert len(run.splits.folds) == 1 and len(run.splits.folds[0]) == 6  # 20% of 30
+    assert all(len(r.folds) == 1 and r.score_std == 0 for r in run.trials())
+
+
+def test_existing_run_needs_resume_or_overwrite(search, search_settings):
     folder = search_settings().results_dir / "run"
     folder.mkdir(parents=True)
     (folder / "keep.txt").write_text("mine")
     with pytest.raises(SearchError, match="--resume .* or --overwrite"):
-        run_search(search_settings("4"))
+        search(search_settings())
     assert [p.name for p in folder.iterdir()] == ["keep.txt"]
 
 
-def test_overwrite_deletes_only_a_run(search_settings):
+def test_overwrite_deletes_only_a_run(search, search_settings):
     folder = search_settings().results_dir / "run"
     folder.mkdir(parents=True)
     (folder / "keep.txt").write_text("mine")
     with pytest.raises(SearchError, match="not a houses-tune run .*--overwrite deletes only runs"):
-        run_search(search_settings("4", overwrite=True))
+        search(search_settings(overwrite=True))
     assert [p.name for p in folder.iterdir()] == ["keep.txt"]
 
 
-def test_a_run_in_use_is_refused(search_settings):
+def test_a_run_in_use_is_refused(search, search_settings):
     folder = search_settings().results_dir / "run"
     folder.mkdir(parents=True)
     with RunLock(folder), pytest.raises(SearchError, match="in use by another search"):
-        run_search(search_settings("4", overwrite=True))
+        search(search_settings(overwrite=True))
 
 
-def test_dry_run_writes_nothing(search_settings):
-    outcome = run_search(search_settings("200", dry_run=True))
-    assert outcome.status == "planned" and outcome.plan.total_epochs == 196
+def test_dry_run_writes_nothing(search, search_settings):
+    outcome = search(search_settings("600", dry_run=True))
+    assert outcome.status == "planned" and outcome.plan.total_epochs == 588  # 196 x 3 folds
     assert not search_settings().results_dir.exists()
 
 
-def test_resume_refuses_changed_settings(search_settings):
-    run_search(search_settings("2", tuner="random", max_epochs=1))
-    changed = search_settings("2", resume=True, seed=5, explicit=frozenset({"seed"}))
-    with pytest.raises(SearchError, match="--seed 5 differs"):
-        run_search(changed)
+def test_resume_refuses_changed_settings(search, search_settings):
+    search(search_settings("6", tuner="random", max_epochs=1))
+    for name, value in (("seed", 5), ("folds", 5), ("patience", 3)):
+        changed = search_settings("6", resume=True, explicit=frozenset({name}), **{name: value})
+        with pytest.raises(SearchError, match=f"--{name} {value} differs"):
+            search(changed)
     with pytest.raises(SearchError, match="only a duration budget"):
-        run_search(search_settings("4", resume=True, explicit=frozenset({"budget"})))
+        search(search_settings("12", resume=True, explicit=frozenset({"budget"})))
 
 
-def test_resume_keeps_the_runs_precision(search_settings):
-    from houses_tune.tuner.search import prepare_search
+def test_resume_keeps_the_runs_precision_and_backend(search, search_settings):
+    from houses_tune.tuner.job import prepare_search
 
-    run_search(search_settings("2", tuner="random", max_epochs=1, mixed_precision=True))
-    resumed = search_settings("4", resume=True)  # no --mixed-precision this time
-    assert prepare_search(resumed)[0].mixed_precision is True
+    search(search_settings("6", tuner="random", max_epochs=1, mixed_precision=True))
+    resumed = prepare_search(search_settings("6", resume=True))  # no --mixed-precision now
+    assert resumed.settings.mixed_precision is True and resumed.settings.backend == "auto"
+    assert resumed.settings.folds == 3
 
 
-def test_val_seed_moves_validation_and_splits_file_reuses_another_runs_split(search_settings):
-    first = RunDir(run_search(search_settings("1", run="first")).run_dir)
-    reseeded = RunDir(run_search(search_settings("1", run="reseeded", val_seed=1)).run_dir)
+def test_val_seed_moves_the_folds_and_splits_file_reuses_another_runs(search, search_settings):
+    first = RunDir(search(search_settings("3", run="first")).run_dir)
+    reseeded = RunDir(search(search_settings("3", run="reseeded", val_seed=1)).run_dir)
     reused = RunDir(
-        run_search(
-            search_settings("1", run="reused", val_seed=1, splits_file=first.path / "splits.json")
+        search(
+            search_settings("3", run="reused", val_seed=1, splits_file=first.path / "splits.json")
         ).run_dir
     )
 
     assert np.array_equal(reseeded.splits.test, first.splits.test)  # the tutorials' test split
-    assert set(reseeded.splits.val) != set(first.splits.val)
+    assert [set(f) for f in reseeded.splits.folds] != [set(f) for f in first.splits.folds]
     assert reused.splits == first.splits and reused.settings["splits"] == first.settings["splits"]
 
 
 def test_a_splits_file_for_another_dataset_is_refused_before_anything_is_written(
-    search_settings, tmp_path
+    search, search_settings, tmp_path
 ):
     splits_file = tmp_path / "big.json"
-    splits_file.write_text(json.dumps({"train": [0, 1, 500], "val": [2], "test": [3]}))
+    splits_file.write_text(json.dumps({"test": [0, 1, 500]}))
 
-    with pytest.raises(DatasetError, match=r"big\.json: train split has row 500"):
-        run_search(search_settings("1", splits_file=splits_file))
+    with pytest.raises(DatasetError, match=r"big\.json: row 500 is out of range"):
+        search(search_settings("3", splits_file=splits_file))
     assert not (tmp_path / "results" / "run").exists()

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from houses_tune.cli import main
-from houses_tune.results.run_dir import RunLock, write_json_atomic
+from houses_tune.run import RunLock, write_json_atomic
 
 
 def _run(argv, capsys):
@@ -31,6 +31,17 @@ def _run(argv, capsys):
         (["--budget", "5", "--max-epochs", "0"], "--max-epochs"),
         (["--budget", "5", "--factor", "1"], "--factor"),
         (["--budget", "5", "--val-size", "0"], "--val-size"),
+        (
+            ["--budget", "5", "--val-size", "0.3"],
+            "--val-size sets the validation split of --folds 1",
+        ),
+        (["--budget", "5", "--folds", "0"], "--folds"),
+        (["--budget", "4"], "less than one epoch for each of the 5 fold models"),
+        (["--budget", "5", "--patience", "0"], "--patience"),
+        (["--budget", "5", "--backend", "torch"], "'torch' is not one of"),
+        (["--budget", "5", "--run", "a/b"], "a run name is a plain folder name"),
+        (["--budget", "5", "--run", "/abs/path"], "a run name is a plain folder name"),
+        (["--budget", "5", "--run", ".."], "a run name is a plain folder name"),
         ([], "--budget is required"),
         (["--budget", "5", "--run", "x", "--resume", "--overwrite"], "either --resume or"),
         (["--resume"], "--resume needs --run"),
@@ -85,10 +96,13 @@ def test_worker_bad_flags_exit_2_before_any_work(args, message, tmp_path, capsys
 
 def test_dry_run_prints_the_plan_on_stdout(tmp_path, capsys):
     results = tmp_path / "results"
-    code, out, _ = _run(["search", "--budget", "200", "--dry-run", "--results-dir", str(results)],
+    code, out, _ = _run(["search", "--budget", "1000", "--dry-run", "--results-dir", str(results)],
                         capsys)  # fmt: skip
     assert code == 0
-    assert "max_epochs=18" in out and "Total: 30 trials, 196 epochs" in out
+    assert "max_epochs=18" in out and "Total: 30 trials, at most 980 epochs" in out
+    code, out, _ = _run(["search", "--budget", "200", "--folds", "1", "--dry-run",
+                         "--results-dir", str(results)], capsys)  # fmt: skip
+    assert code == 0 and "Total: 30 trials, at most 196 epochs" in out
     assert not results.exists()
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from houses_tune.results.run_dir import write_json_atomic
+from houses_tune.run import write_json_atomic
 from houses_tune.tuner.distributed.environment import CHIEF_ID, CHIEF_PID_ENV, parse_address
 
 #: Folder of the run that holds heartbeats and local workers' logs.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -15,64 +14,35 @@ from houses_tune.tuner.distributed.environment import (
     silence_condition_print,
 )
 from houses_tune.tuner.distributed.local import local_workers
+from houses_tune.tuner.monitor import trial_history
 
 
 class _ChiefProgress:
     """Feeds the search's progress line and run-level TensorBoard series from the chief.
 
     In a distributed search the tuner hooks run in the workers; the chief sees trials
-    end in its oracle and counts their epochs from the history.json the worker writes
-    just after (so a trial may wait a moment in ``pending``).
+    end in its oracle and reads the history.json the worker writes just before it reports
+    the end (a trial whose history is not readable yet waits in ``pending``, up to 60 s).
     """
 
-    def __init__(self, run_dir: Path, monitor, verbose: bool) -> None:
+    def __init__(self, run_dir: Path, monitor) -> None:
         self.tuner_dir = Path(run_dir) / "tuner"
         self.monitor = monitor
-        self.verbose = verbose
-        self.pending: dict[str, float] = {}
+        self.pending: dict[str, tuple[object, float]] = {}
 
     def __call__(self, ended: list) -> None:
         if self.monitor is not None:
             self.monitor.check_interrupt()  # Ctrl-C only sets a flag during a search
-        for trial in ended:
-            self._ended(trial)
         now = time.monotonic()
-        for trial_id, since in list(self.pending.items()):
-            history = self.tuner_dir / f"trial_{trial_id}" / "history.json"
-            if history.is_file() or now - since > 60:
-                self._count_epochs(history)
+        for trial in ended:
+            self.pending[trial.trial_id] = (trial, now)
+        for trial_id, (trial, since) in list(self.pending.items()):
+            history = trial_history(self.tuner_dir, trial_id)
+            if history or now - since > 60:
                 del self.pending[trial_id]
-
-    def _ended(self, trial) -> None:
-        from houses_tune.tuner.monitor import OBJECTIVE
-
-        completed = str(trial.status) == "COMPLETED"
-        score = trial.score if completed and trial.score is not None else None
-        if score is not None and not score == score:  # NaN
-            score = None
-        self.pending[trial.trial_id] = time.monotonic()
-        if self.monitor is None:
-            return
-        if self.monitor.tensorboard is not None:
-            # No trial writers are open in the chief: this writes the run-level series only.
-            self.monitor.tensorboard.trial_end(trial.trial_id, completed, score, 0)
-        self.monitor.trials[trial.trial_id] = str(trial.status)
-        if self.monitor.progress is not None:
-            self.monitor.progress.trial_end(score)
-            if self.verbose:
-                what = f"{OBJECTIVE} {score:.2f}%" if score is not None else str(trial.status)
-                self.monitor.progress.log(f"trial {trial.trial_id}: {what.lower()}")
-
-    def _count_epochs(self, history: Path) -> None:
-        try:
-            epochs = int(json.loads(history.read_text()).get("epochs_trained", 0))
-        except (OSError, ValueError):
-            return
-        if self.monitor is None:
-            return
-        self.monitor.epochs += epochs
-        for _ in range(epochs if self.monitor.progress is not None else 0):
-            self.monitor.progress.epoch_end()
+                if self.monitor is not None:
+                    self.monitor.trial_ended(trial_id, str(trial.status), trial.message,
+                                             history, count_epochs=True)  # fmt: skip
 
 
 def serve_search(
@@ -123,7 +93,7 @@ def serve_search(
         bind,
         local,
         deadline=deadline,
-        on_poll=_ChiefProgress(run.path, monitor, verbose),
+        on_poll=_ChiefProgress(run.path, monitor),
         log=progress.log if progress is not None else None,
     )
     info = {"chief": chief.report.address, "local_workers": workers}

@@ -94,8 +94,9 @@ def run_worker(
     import keras
 
     from houses_tune.data import ModelData
-    from houses_tune.results.run_dir import RunDir
+    from houses_tune.run import RunDir
     from houses_tune.search_spaces import HousesHyperModel
+    from houses_tune.training.folds import TrialFolds
     from houses_tune.tuner.budget import parse_budget, plan_search
     from houses_tune.tuner.build import build_tuner, space_hparams
     from houses_tune.tuner.monitor import SearchMonitor, TimeBudgetReached
@@ -114,32 +115,33 @@ def run_worker(
     tuner_id = check_tuner_id(tuner_id) if tuner_id else default_tuner_id()
     set_worker_environment(tuner_id, parse_address(chief))
 
-    search = run.settings["search"]
-    plan = plan_search(
-        parse_budget(search["budget"]), search["tuner"], search["max_epochs"], search["factor"]
-    )
+    search = run.search
+    plan = plan_search(parse_budget(search["budget"]), search["tuner"], search["max_epochs"],
+                       search["factor"], search["folds"])  # fmt: skip
     deadline = None
     if info.get("deadline_unix") is not None:
         deadline = time.monotonic() + float(info["deadline_unix"]) - time.time()
     splits = run.splits
     keras.utils.set_random_seed(search["seed"])
-    data = ModelData(run.load_houses(), splits.train)
-    hypermodel = HousesHyperModel(run.space(), data, splits.train, splits.val, seed=search["seed"])
+    data = ModelData(run.load_houses(), splits.search)
+    hypermodel = HousesHyperModel(run.space(), data, seed=search["seed"])
 
     devices = device_plan.to_dict() if device_plan is not None else None
     heartbeat = Heartbeat(run.path, tuner_id, {"devices": devices}, watch_chief=chief).start()
     monitor = SearchMonitor(run.tuner_dir, None, None, deadline, verbose)
+    folds = TrialFolds(hypermodel, splits, run.tuner_dir, search["patience"], search["seed"],
+                       listener=monitor, verbose=2 if verbose else 0)  # fmt: skip
     state = "failed"
     with contextlib.redirect_stdout(sys.stderr):  # KerasTuner prints to stdout
         try:
-            tuner = build_tuner(plan, hypermodel, run.path, search["seed"], monitor=monitor)
+            tuner = build_tuner(plan, hypermodel, run.path, search["seed"], folds, monitor=monitor)
             # Per-trial logs only: the chief writes the run-level series.
             monitor.tensorboard = TensorBoardLogger(
                 run.tensorboard_dir, space_hparams(tuner), run_series=False
             )
             throttle_idle(tuner)
             silence_condition_print()
-            tuner.search(epochs=plan.max_epochs, callbacks=[], verbose=2 if verbose else 0)
+            tuner.search(epochs=plan.max_epochs, callbacks=[], verbose=0)
             state = "finished"
         except TimeBudgetReached:
             state = "finished"

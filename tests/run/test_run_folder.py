@@ -1,4 +1,5 @@
-"""RunDir reads a run folder back: settings, splits, trials best first, lock state."""
+"""The run folder: RunDir reads it back (settings, splits, trials best first with their folds,
+lock state) and writes run.json; atomic writes; run names."""
 
 import json
 import os
@@ -11,11 +12,13 @@ import keras_tuner
 import pytest
 
 from houses_tune.errors import RunError, SearchError
-from houses_tune.results.run_dir import (
+from houses_tune.run import (
     RunDir,
     RunLock,
     TrialRecord,
     active_values,
+    atomic_path,
+    check_run_name,
     write_json_atomic,
 )
 
@@ -46,6 +49,17 @@ def _write_trial(run, trial_id, status, score=None, values=None, history=None, m
         (folder / "history.json").write_text(json.dumps(history))
 
 
+def _history(*folds):
+    """history.json of a trial: (score, best epoch, epoch reached, stopped early) per fold."""
+    scores = [f[0] for f in folds]
+    return {
+        "score": sum(scores) / len(scores),
+        "score_std": abs(scores[0] - scores[-1]) / 2,
+        "folds": [{"fold": k, "score": s, "best_epoch": b, "epoch": e, "stopped_early": x}
+                  for k, (s, b, e, x) in enumerate(folds, 1)],
+    }  # fmt: skip
+
+
 @pytest.fixture
 def run(tmp_path):
     folder = tmp_path / "run"
@@ -53,15 +67,17 @@ def run(tmp_path):
     write_json_atomic(folder / "run.json", {
         "name": "run", "status": "finished", "search": {"space": "mlp", "seed": 0},
         "dataset": {"folder": None, "embedded": True, "min_zip_count": 25},
-        "splits": {"train": [0, 1, 2], "val": [3], "test": [4]},
     })  # fmt: skip
+    write_json_atomic(folder / "splits.json", {"search": [0, 1, 2, 3], "test": [4],
+                                               "folds": [[0, 1], [2, 3]]})  # fmt: skip
     photos = {"modality": "photos", "photos/input": "montage", "montage/units": 16,
               "learning_rate": 0.001}  # fmt: skip
     _write_trial(folder, "0000", "COMPLETED", 30.0, {"modality": "attributes",
                  "learning_rate": 0.01, "tuner/epochs": 2, "tuner/initial_epoch": 0},
-                 history={"initial_epoch": 0, "epochs_trained": 2, "best_epoch": 1})  # fmt: skip
+                 history=_history((28.0, 1, 2, False), (32.0, 2, 2, False)))  # fmt: skip
     _write_trial(folder, "0001", "COMPLETED", 20.0, {**photos, "tuner/epochs": 6,
-                 "tuner/initial_epoch": 2, "tuner/trial_id": "0000"})  # fmt: skip
+                 "tuner/initial_epoch": 2, "tuner/trial_id": "0000"},
+                 history=_history((21.0, 3, 6, False), (19.0, 4, 5, True)))  # fmt: skip
     _write_trial(folder, "0002", "FAILED", None, photos, message="Traceback...\nValueError: boom")
     _write_trial(folder, "0003", "RUNNING", None, photos)
     return folder
@@ -71,13 +87,18 @@ def test_trials_best_first_with_active_hyperparameters(run):
     records = RunDir(run).trials()
     assert [r.trial_id for r in records] == ["0001", "0000", "0002", "0003"]
     best, second, failed, killed = records
-    assert best == RunDir(run).best_trial()
-    assert (best.status, best.score, best.epochs, best.best_epoch) == ("completed", 20.0, 6, 3)
+    # Epochs: the most any fold model reached; best epoch: the folds' mean (for a refit).
+    assert (best.status, best.score, best.epochs, best.best_epoch) == ("completed", 20.0, 6, 4)
+    assert [(f.score, f.best_epoch, f.stopped_early) for f in best.folds] == [
+        (21.0, 3, False), (19.0, 4, True)
+    ]  # fmt: skip
+    assert best.complete and best.folds_scored == 2 and best.score_std == 1.0
     assert best.hyperparameters == {"modality": "photos", "photos/input": "montage",
                                     "montage/units": 16, "learning_rate": 0.001}  # fmt: skip
-    assert (second.epochs, second.best_epoch) == (2, 1)  # from history.json
+    assert (second.epochs, second.best_epoch) == (2, 2)  # from history.json (mean of 1, 2)
     assert second.hyperparameters == {"modality": "attributes", "learning_rate": 0.01}
     assert (failed.status, failed.score, failed.message) == ("failed", None, "ValueError: boom")
+    assert not failed.complete
     assert killed.status == "interrupted"  # RUNNING, but no search holds the lock
     hp = keras_tuner.HyperParameters.from_config(best.hp_config)
     assert hp.values["montage/units"] == 16
@@ -100,8 +121,8 @@ def test_active_values_agree_with_keras_tuner():
 def test_settings_splits_status(run):
     run_dir = RunDir(run)
     assert run_dir.name == "run" and run_dir.status == "finished"
-    assert run_dir.settings["search"]["space"] == "mlp"
-    assert run_dir.splits.test.tolist() == [4]
+    assert run_dir.settings["search"]["space"] == "mlp" and run_dir.folds == 1
+    assert run_dir.splits.test.tolist() == [4] and len(run_dir.splits.folds) == 2
     assert run_dir.space().name == "mlp"
     run_dir.update(status="running")
     assert json.loads((run / "run.json").read_text())["status"] == "running"
@@ -121,10 +142,26 @@ def test_not_a_run(tmp_path):
         RunDir(tmp_path)
 
 
-def test_best_trial_needs_a_completed_trial(tmp_path):
-    write_json_atomic(tmp_path / "run.json", {"search": {}})
-    with pytest.raises(RunError, match="no completed trial"):
-        RunDir(tmp_path).best_trial()
+def test_create_and_sessions_write_run_json(tmp_path):
+    with RunLock(tmp_path):
+        run = RunDir.create(tmp_path, {"name": "x", "search": {"folds": 3}},
+                            {"search": [], "test": []})  # fmt: skip
+        assert (run.status, run.folds) == ("running", 3)
+    assert json.loads((tmp_path / "splits.json").read_text()) == {"search": [], "test": []}
+    run.finish_session("interrupted", "interrupted by Ctrl-C", 2.5)
+    run.start_session(plan={"trials": 4})
+    run.finish_session("finished", None, 1.0)
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert [s["status"] for s in info["timing"]["sessions"]] == ["interrupted", "finished"]
+    assert info["timing"]["elapsed_s"] == 3.5 and info["plan"] == {"trials": 4}
+    assert info["status"] == "finished" and RunDir(tmp_path).elapsed == 3.5
+
+
+@pytest.mark.parametrize("name", ["a/b", "/abs/path", "..", ".", ".hidden", "", "a\\b"])
+def test_a_run_name_is_one_plain_folder_name(name):
+    with pytest.raises(SearchError, match="a run name is a plain folder name"):
+        check_run_name(name)
+    assert check_run_name("20250301-142200") == "20250301-142200"
 
 
 def test_write_json_atomic_replaces_whole_file(tmp_path):
@@ -134,6 +171,11 @@ def test_write_json_atomic_replaces_whole_file(tmp_path):
     assert json.loads(path.read_text()) == {"b": [1, 2]}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left
     assert oct(path.stat().st_mode & 0o777) != oct(0o600)
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "w.weights.h5") as tmp:
+        assert tmp.name.endswith(".weights.h5") and tmp.parent == tmp_path  # as Keras wants
+        tmp.write_bytes(b"half")
+        raise RuntimeError("killed mid-write")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
 def test_lock_is_exclusive_and_released_on_kill_9(tmp_path):
@@ -144,7 +186,7 @@ def test_lock_is_exclusive_and_released_on_kill_9(tmp_path):
     assert not RunLock.is_held(tmp_path)
 
     code = (
-        "import sys, time; from houses_tune.results.run_dir import RunLock; "
+        "import sys, time; from houses_tune.run import RunLock; "
         f"lock = RunLock({str(tmp_path)!r}).acquire(); print('locked', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

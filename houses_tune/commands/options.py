@@ -1,0 +1,96 @@
+"""Options shared by several commands, declared once so each name has one meaning.
+
+As Flask does with its shared option objects: a command takes ``@dataset_option`` (or
+the ``split_options`` group) instead of declaring ``--dataset`` again.
+
+- ``--seed``: the seed of the models and of the search (never a split's).
+- ``--val-seed``: the seed of the folds of the search rows.
+- The test split is always the tutorials' (``random_state=42``); ``--splits FILE`` gives
+  another one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from houses_tune.backend import BACKENDS
+from houses_tune.tuner.devices import DEVICE_CHOICES
+
+dataset_option = click.option(
+    "--dataset",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Houses dataset folder (HousesInfo.txt + photos).  [default: embedded dataset]",
+)
+min_zip_count_option = click.option(
+    "--min-zip-count",
+    type=click.IntRange(min=0),
+    default=25,
+    show_default=True,
+    help="Drop houses whose zip code has fewer houses (the tutorials' filter; 0 keeps all).",
+)
+test_size_option = click.option(
+    "--test-size",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.25,
+    show_default=True,
+    help="Fraction held out for export's test (never seen by the search).",
+)
+folds_option = click.option(
+    "--folds",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Train and score every trial on K folds of the search houses (1: one validation "
+    "split of --val-size).",
+)
+val_size_option = click.option(
+    "--val-size",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.2,
+    show_default=True,
+    help="With --folds 1: fraction of the search houses that scores trials.",
+)
+val_seed_option = click.option(
+    "--val-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the folds (the test split is always the tutorials').",
+)
+seed_option = click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the models (and the tuner)."
+)
+device_option = click.option(
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Train on the GPU when there is one (auto), or force cpu / gpu.",
+)
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="auto",
+    show_default=True,
+    help="Keras backend that trains the models (auto: JAX when installed, else TensorFlow; "
+    "KERAS_BACKEND is honoured).",
+)
+
+
+def split_options(command):
+    """``--dataset``, ``--min-zip-count``, ``--test-size``, ``--folds``, ``--val-size`` and
+    ``--val-seed``: which houses a search uses and how it splits them."""
+    for option in reversed(
+        (
+            dataset_option,
+            min_zip_count_option,
+            test_size_option,
+            folds_option,
+            val_size_option,
+            val_seed_option,
+        )
+    ):
+        command = option(command)
+    return command

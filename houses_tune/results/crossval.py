@@ -1,0 +1,118 @@
+"""``export --cv K``: the whole pipeline and every baseline, scored on the same K folds.
+
+Each outer fold (``KFold(K, shuffle=True, random_state=seed)`` over all the houses after the
+zip filter) holds out its test houses; the exported pipeline is trained anew on the others
+exactly as the search trained it (the chosen configurations, one model per inner fold,
+each stopped early on its own rows, bagged), and so is every baseline. The tutorial
+networks train once per outer fold (with ``seed``): the spread over folds shows their
+instability, and their results are cached like the split's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from houses_tune.results.baselines import RIDGE, TUTORIALS, simple_prices, tutorial_run
+from houses_tune.results.metrics import mape
+
+EXPORTED = "exported model"
+
+
+def outer_folds(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` rows of each outer fold."""
+    from sklearn.model_selection import KFold
+
+    splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
+    return [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(np.arange(n))]
+
+
+def inner_folds(train: np.ndarray, search: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The search's folds (count, val_size, val_seed) made over ``train``."""
+    from houses_tune.data import make_folds
+
+    folds = make_folds(train, search["folds"], search.get("val_size", 0.2), search["val_seed"])
+    return [(train[~np.isin(train, val)], val) for val in folds]
+
+
+def cross_validate(
+    houses,
+    space,
+    trials: list,
+    k: int,
+    *,
+    search: dict,
+    seed: int = 0,
+    refit: bool = False,
+    tutorials: bool = True,
+    baseline_epochs: int = 200,
+    listener=None,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict:
+    """K-fold MAPE of the exported pipeline and of every baseline, on the same folds.
+
+    Args:
+        houses: The run's ``Houses``.
+        space: The run's search space.
+        trials: The exported trials (their configurations are bagged).
+        k: Outer folds.
+        search: The run's search settings (inner folds, patience).
+        seed: Seed of the outer folds and of every model.
+        refit: Score the fixed-epoch refit pipeline instead of the bag.
+        tutorials: Also the tutorial networks.
+        baseline_epochs: Epochs of each tutorial network.
+        listener: Training progress.
+        log: One line per step.
+
+    Returns:
+        ``{"k", "houses", "fold_sizes", "models": {label: {"fold_mape", "mape_mean",
+        "mape_std"}}, "difference_to_ridge", "folds_won_vs_ridge"}``; the exported
+        pipeline is ``models["exported model"]``.
+    """
+    from houses_tune.data import ModelData
+    from houses_tune.results.bag import member_prices, refit_member, train_members
+    from houses_tune.search_spaces import HousesHyperModel
+
+    frame = houses.frame
+    scores: dict[str, list[float]] = {}
+    sizes = []
+    for index, (train, test) in enumerate(outer_folds(len(houses), k, seed), start=1):
+        log(f"cross-validation fold {index}/{k}: {len(test)} test houses")
+        actual = frame["price"].to_numpy()[test]
+        hypermodel = HousesHyperModel(space, ModelData(houses, train), seed=seed)
+        if refit:
+            members = [refit_member(hypermodel, trial, train, seed, listener) for trial in trials]
+        else:
+            members = train_members(
+                hypermodel, trials, inner_folds(train, search), search["patience"], seed, listener
+            )
+        predicted = {EXPORTED: member_prices(hypermodel, members, test)}
+        predicted.update(simple_prices(frame, train, test))
+        if tutorials:
+            for label, preset in TUTORIALS:
+                run = tutorial_run(
+                    houses, label, preset, train, test, baseline_epochs, seed, listener
+                )
+                predicted[label] = run.prices
+        for label, prices in predicted.items():
+            value = mape(actual, prices)
+            scores.setdefault(label, []).append(float(np.nan_to_num(value, nan=np.inf)))
+        sizes.append(int(len(test)))
+    difference = [a - b for a, b in zip(scores[EXPORTED], scores[RIDGE], strict=True)]
+    return {
+        "k": k,
+        "houses": len(houses),
+        "seed": seed,
+        "fold_sizes": sizes,
+        "models": {
+            label: {
+                "fold_mape": values,
+                "mape_mean": float(np.mean(values)),
+                "mape_std": float(np.std(values)),
+            }
+            for label, values in scores.items()
+        },
+        "difference_to_ridge": difference,
+        "folds_won_vs_ridge": int(sum(d < 0 for d in difference)),
+    }

@@ -1,0 +1,161 @@
+"""The content of an export's metrics.json: every number the report shows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from houses_tune.results.metrics import mape, percentage_errors, price_metrics
+
+
+def summarize(
+    run_dir,
+    options,
+    chosen,
+    members,
+    trials,
+    houses,
+    splits,
+    table,
+    simple,
+    tutorial,
+    seeds,
+    cv,
+    saved_model_difference,
+    export_seconds,
+) -> dict:
+    """Assemble metrics.json.
+
+    Args:
+        run_dir: The ``RunDir``.
+        options: The ``ExportOptions``.
+        chosen: The exported trials.
+        members: The bag's ``Member``s.
+        trials: Every trial of the run, best first.
+        houses: The dataset.
+        splits: The run's splits.
+        table: predictions.csv as a frame (price, predicted, zipcode, ...).
+        simple: Simple baseline label -> test prices.
+        tutorial: ``TutorialRun``s on the split.
+        seeds: The tutorial networks' seeds.
+        cv: The cross-validation result, or None.
+        saved_model_difference: Largest relative difference of model.keras (and the
+            SavedModel) from the trained model on the test houses.
+        export_seconds: Wall time of the export so far.
+    """
+    import keras
+
+    from houses_tune.results.comparison import verdict
+    from houses_tune.versions import package_versions
+
+    actual = table["price"].to_numpy()
+    test = price_metrics(actual, table["predicted"], table["zipcode"])
+    baselines, apes = _baselines(actual, test["mape"], simple, tutorial, seeds)
+    ours_ape = np.abs(percentage_errors(actual, table["predicted"]))
+    scored = [t for t in trials if t.score is not None]
+    return {
+        "run": str(run_dir.path),
+        "run_status": run_dir.status,
+        "exported": {
+            "kind": "refit" if options.refit else "bag",
+            "members": len(members),
+            "folds": run_dir.folds,
+            "trials": [trial_summary(t) for t in chosen],
+        },
+        "seed": options.seed,
+        "test": test,
+        "baselines": baselines,
+        "baseline_epochs": options.baseline_epochs if options.baselines else None,
+        "verdict": verdict({"n": len(actual), "ours": ours_ape, "baselines": apes}, cv),
+        "cv": cv,
+        "dataset": {
+            "folder": str(houses.folder),
+            "fingerprint": houses.fingerprint,
+            "houses_total": houses.total,
+            "houses": len(houses),
+            "min_zip_count": houses.min_zip_count,
+            "zip_codes": int(houses.frame["zipcode"].nunique()),
+        },
+        "split": {
+            "search": len(splits.search),
+            "test": len(splits.test),
+            "folds": len(splits.folds),
+            "validation_sizes": [len(f) for f in splits.folds],
+        },
+        "top_trials": [trial_summary(t) for t in scored[:10]],
+        "trials": {
+            "total": len(trials),
+            "scored": len(scored),
+            "complete": sum(1 for t in trials if t.complete),
+        },
+        "timing": {
+            "search_seconds": run_dir.elapsed,
+            "export_seconds": round(export_seconds, 1),
+        },
+        "backend": keras.config.backend(),
+        "versions": package_versions(),
+        "search_versions": run_dir.settings.get("versions"),
+        "saved_model": options.saved_model,
+        "max_relative_difference": saved_model_difference,
+    }
+
+
+def _baselines(actual, ours: float, simple: dict, tutorial: list, seeds: list):
+    """Each baseline's test MAPE (a tutorial network's: the median over its seeds) and
+    verdict; also the per-house errors of each (the median seed's) for the comparison."""
+    from houses_tune.results.baselines import REFERENCE_MAPE, TUTORIALS
+
+    summary, apes = {}, {}
+    for label, _ in TUTORIALS:
+        runs = [r for r in tutorial if r.label == label]
+        if not runs:
+            continue
+        # A diverged run (NaN predictions) counts as infinitely wrong, so the median
+        # still ignores it and the reported range ends at inf instead of NaN.
+        scores = [float(np.nan_to_num(mape(actual, r.prices), nan=np.inf)) for r in runs]
+        median = int(np.argsort(scores)[len(scores) // 2])
+        score = float(np.median(scores))
+        summary[label] = {
+            "test_mape": score,
+            "beaten": bool(ours < score),
+            "reference_mape": REFERENCE_MAPE.get(label),
+            "seeds": list(seeds),
+            "seed_mape": scores,
+            "cached": [r.cached for r in runs],
+        }
+        apes[label] = np.nan_to_num(
+            np.abs(percentage_errors(actual, runs[median].prices)), nan=np.inf
+        )
+    for label, prices in simple.items():
+        score = mape(actual, prices)
+        summary[label] = {
+            "test_mape": score,
+            "beaten": bool(ours < score),
+            "reference_mape": REFERENCE_MAPE.get(label),
+        }
+        apes[label] = np.abs(percentage_errors(actual, prices))
+    return summary, apes
+
+
+def trial_summary(record) -> dict:
+    """A trial as metrics.json shows it."""
+    return {
+        "id": str(record.trial_id),
+        "val_mape": record.score,
+        "val_mape_std": record.score_std,
+        "fold_mape": [f.score for f in record.folds],
+        "epochs": record.epochs,
+        "best_epoch": record.best_epoch,
+        # The active values, without KerasTuner's tuner/* bookkeeping.
+        "hyperparameters": _jsonable(dict(record.hyperparameters)),
+    }
+
+
+def _jsonable(value):
+    """numpy scalars and arrays -> plain Python, recursively (json.dumps rejects them)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

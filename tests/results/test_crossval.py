@@ -1,0 +1,54 @@
+"""export --cv: the pipeline is trained anew inside each outer fold, never on its test rows."""
+
+import numpy as np
+import pytest
+
+from houses_tune.results import crossval
+from houses_tune.results.baselines import RIDGE
+from houses_tune.run import FoldRecord, TrialRecord
+
+
+def test_inner_folds_are_made_from_the_outer_training_rows_only():
+    train = np.arange(10, 40)
+    inner = crossval.inner_folds(train, {"folds": 3, "val_seed": 0})
+    assert len(inner) == 3
+    for fit, val in inner:
+        assert set(fit) | set(val) == set(train) and not set(fit) & set(val)
+    assert sorted(np.concatenate([val for _, val in inner]).tolist()) == train.tolist()
+    one = crossval.inner_folds(train, {"folds": 1, "val_size": 0.2, "val_seed": 0})
+    assert len(one) == 1 and len(one[0][1]) == 6
+
+
+def test_the_exported_pipeline_never_sees_an_outer_folds_test_houses(tiny_dataset, monkeypatch):
+    from houses_tune.data import load_houses
+    from houses_tune.results import bag
+    from houses_tune.search_spaces import load_space
+
+    houses = load_houses(tiny_dataset, min_zip_count=0)
+    seen = []
+
+    def spy(hypermodel, trials, folds, patience, seed, listener=None):
+        seen.append((hypermodel.data.fit_rows, [np.concatenate([f, v]) for f, v in folds]))
+        return []
+
+    monkeypatch.setattr(bag, "train_members", spy)
+    monkeypatch.setattr(bag, "member_prices", lambda hm, members, rows: np.full(len(rows), 5e5))
+    trial = TrialRecord("0000", "completed", 20.0, 2, 2, 0.0, (FoldRecord(1, 20.0, 2, 2),))
+    result = crossval.cross_validate(
+        houses, load_space("mlp"), [trial], 4, search={"folds": 3, "val_seed": 0, "patience": 2},
+        seed=0, tutorials=False,
+    )  # fmt: skip
+    outer = crossval.outer_folds(len(houses), 4, 0)
+    assert len(seen) == 4 and result["fold_sizes"] == [len(test) for _, test in outer]
+    for (fit_rows, inner), (train, test) in zip(seen, outer, strict=True):
+        assert set(fit_rows) == set(train)  # preprocessing fitted on the outer training rows
+        assert all(set(rows) == set(train) for rows in inner)
+        assert not set(fit_rows) & set(test)
+    constant = result["models"][crossval.EXPORTED]["fold_mape"]
+    prices = houses.frame["price"].to_numpy()
+    assert constant == pytest.approx(
+        [100 * np.mean(np.abs(5e5 - prices[test]) / prices[test]) for _, test in outer]
+    )
+    assert result["difference_to_ridge"] == pytest.approx(
+        np.subtract(constant, result["models"][RIDGE]["fold_mape"])
+    )
