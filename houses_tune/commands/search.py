@@ -22,7 +22,8 @@ from houses_tune.tuner.budget import TUNERS, parse_budget
 
 #: Settings recorded as "given on the command line" (a resume checks them against run.json).
 _SETTING_PARAMS = (
-    "dataset", "space", "budget", "max_epochs", "factor", "tuner", "seed", "min_zip_count",
+    "dataset", "space", "budget", "max_epochs", "min_epochs", "factor", "tuner", "seed",
+    "min_zip_count",
     "folds", "val_size", "test_size", "val_seed", "splits_file", "patience", "backend",
 )  # fmt: skip
 
@@ -113,6 +114,10 @@ def _stderr_console():
     "--max-epochs", type=click.IntRange(min=1),
     help="Hyperband: most epochs of one model (cap, default 100). Random/bayesian: "
     "epochs per trial (default 20).",
+)  # fmt: skip
+@click.option(
+    "--min-epochs", type=click.IntRange(min=1), default=3, show_default=True,
+    help="Hyperband: the fewest epochs of a trial's first round.",
 )  # fmt: skip
 @click.option(
     "--factor", type=click.IntRange(min=2), default=3, show_default=True,

@@ -90,11 +90,11 @@ def parse_budget(text: str) -> Budget:
 # Float rounding matters (math.log(27, 3) is 3.0000000000000004), so do not "simplify".
 
 
-def hyperband_num_brackets(max_epochs: int, factor: int) -> int:
-    """``HyperbandOracle._get_num_brackets`` (with ``min_epochs = 1``)."""
+def hyperband_num_brackets(max_epochs: int, factor: int, min_epochs: int = 1) -> int:
+    """``HyperbandOracle._get_num_brackets``: no bracket starts below ``min_epochs``."""
     epochs = max_epochs
     brackets = 0
-    while epochs >= 1:
+    while epochs >= min_epochs:
         epochs = epochs / factor
         brackets += 1
     return brackets
@@ -136,18 +136,20 @@ class Round:
         return self.trials * (self.epochs - self.initial_epoch)
 
 
-def hyperband_rounds(max_epochs: int, factor: int) -> list[Round]:
+def hyperband_rounds(max_epochs: int, factor: int, min_epochs: int = 1) -> list[Round]:
     """List the rounds of one Hyperband iteration in the order KerasTuner runs them.
 
     Args:
         max_epochs: Hyperband's ``max_epochs``.
         factor: Hyperband's reduction ``factor`` (>= 2).
+        min_epochs: The oracle's ``min_epochs``: the fewest epochs of a first round.
 
     Returns:
         Rounds, bracket by bracket from the most aggressive one down to bracket 0.
     """
     rounds = []
-    for bracket in range(hyperband_num_brackets(max_epochs, factor) - 1, -1, -1):
+    min_epochs = min(min_epochs, max_epochs)
+    for bracket in range(hyperband_num_brackets(max_epochs, factor, min_epochs) - 1, -1, -1):
         for round_num in range(bracket + 1):
             previous = hyperband_epochs(max_epochs, factor, bracket, round_num - 1)
             start = 0 if round_num == 0 else previous
@@ -163,9 +165,9 @@ def hyperband_rounds(max_epochs: int, factor: int) -> list[Round]:
     return rounds
 
 
-def hyperband_iteration_cost(max_epochs: int, factor: int) -> int:
+def hyperband_iteration_cost(max_epochs: int, factor: int, min_epochs: int = 1) -> int:
     """Epochs one full Hyperband iteration trains (promoted trials resume, not restart)."""
-    return sum(r.epochs_trained for r in hyperband_rounds(max_epochs, factor))
+    return sum(r.epochs_trained for r in hyperband_rounds(max_epochs, factor, min_epochs))
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ class SearchPlan:
         max_trials: Trials for random/bayesian search; None when bounded by time only.
         rounds: One Hyperband iteration, round by round (empty for other tuners).
         folds: Fold models each trial trains (the epochs of the schedule count this often).
+        min_epochs: Hyperband's fewest epochs of a first round (no bracket starts lower).
     """
 
     tuner: str
@@ -191,6 +194,7 @@ class SearchPlan:
     max_trials: int | None = None
     rounds: tuple[Round, ...] = field(default=())
     folds: int = 1
+    min_epochs: int = 1
 
     @property
     def trials(self) -> int | None:
@@ -226,6 +230,7 @@ class SearchPlan:
             "budget_epochs": self.budget.epochs,
             "budget_seconds": self.budget.seconds,
             "max_epochs": self.max_epochs,
+            "min_epochs": self.min_epochs,
             "factor": self.factor,
             "hyperband_iterations": self.iterations,
             "max_trials": self.max_trials,
@@ -240,7 +245,8 @@ class SearchPlan:
         if self.tuner == "hyperband":
             iterations = "until time is up" if self.iterations is None else self.iterations
             lines.append(
-                f"Plan: hyperband, max_epochs={self.max_epochs}, factor={self.factor}, "
+                f"Plan: hyperband, max_epochs={self.max_epochs}, min_epochs={self.min_epochs}, "
+                f"factor={self.factor}, "
                 f"iterations={iterations}, budget {self.budget.describe()}"
             )
             each = " per fold" if self.folds > 1 else ""
@@ -272,6 +278,7 @@ def plan_search(
     max_epochs: int | None = None,
     factor: int = 3,
     folds: int = 1,
+    min_epochs: int = 1,
 ) -> SearchPlan:
     """Turn a budget into a schedule that fits it.
 
@@ -291,6 +298,7 @@ def plan_search(
         max_epochs: ``--max-epochs``: the cap for Hyperband, the epochs per trial otherwise.
         factor: Hyperband's reduction factor (>= 2).
         folds: Fold models per trial.
+        min_epochs: Hyperband: the fewest epochs of a first round (capped at max_epochs).
 
     Returns:
         The plan.
@@ -305,18 +313,26 @@ def plan_search(
         raise ValueError(f"factor must be at least 2, got {factor}")
     if max_epochs is not None and max_epochs < 1:
         raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
-    if folds < 1:
-        raise ValueError(f"folds must be at least 1, got {folds}")
+    if folds < 1 or min_epochs < 1:
+        raise ValueError(f"folds and min_epochs must be at least 1, got {folds}, {min_epochs}")
     if budget.epochs is not None and budget.epochs < folds:
         raise ValueError(
             f"budget {budget.text} is less than one epoch for each of the {folds} fold models"
         )
     per_fold = None if budget.epochs is None else budget.epochs // folds
-    plan = _plan(budget, tuner, max_epochs, factor, per_fold)
+    plan = _plan(budget, tuner, max_epochs, factor, per_fold, min_epochs)
     return dataclasses.replace(plan, folds=folds)
 
 
-def _plan(budget: Budget, tuner: str, max_epochs: int | None, factor: int, epochs_budget):
+def _plan(budget, tuner, max_epochs, factor, epochs_budget, min_epochs) -> SearchPlan:
+    def cost(candidate: int) -> int:
+        return hyperband_iteration_cost(candidate, factor, min_epochs)
+
+    def plan(candidate: int, iterations: int | None) -> SearchPlan:
+        first = min(min_epochs, candidate)
+        rounds = tuple(hyperband_rounds(candidate, factor, first))
+        return SearchPlan(tuner, budget, candidate, factor, iterations=iterations, rounds=rounds,
+                          min_epochs=first)  # fmt: skip
 
     if tuner != "hyperband":
         epochs = max_epochs or DEFAULT_TRIAL_EPOCHS
@@ -328,20 +344,15 @@ def _plan(budget: Budget, tuner: str, max_epochs: int | None, factor: int, epoch
         )
 
     if epochs_budget is None:
-        epochs = max_epochs or DEFAULT_DURATION_MAX_EPOCHS
-        rounds = tuple(hyperband_rounds(epochs, factor))
-        return SearchPlan(tuner, budget, epochs, factor, iterations=None, rounds=rounds)
+        return plan(max_epochs or DEFAULT_DURATION_MAX_EPOCHS, None)
 
     cap = max_epochs or DEFAULT_MAX_EPOCHS_CAP
     chosen = cap
-    if hyperband_iteration_cost(cap, factor) > epochs_budget:
+    if cost(cap) > epochs_budget:
         # The cost is not monotonic in max_epochs (ceil and bracket-count jumps), so scan.
         best_cost, chosen = 0, 1
         for candidate in range(1, cap + 1):
-            cost = hyperband_iteration_cost(candidate, factor)
-            if best_cost <= cost <= epochs_budget:
-                best_cost, chosen = cost, candidate
+            if best_cost <= cost(candidate) <= epochs_budget:
+                best_cost, chosen = cost(candidate), candidate
     # Spend what is left on more iterations (the cost jump to the next max_epochs can be big).
-    iterations = epochs_budget // hyperband_iteration_cost(chosen, factor)
-    rounds = tuple(hyperband_rounds(chosen, factor))
-    return SearchPlan(tuner, budget, chosen, factor, iterations=iterations, rounds=rounds)
+    return plan(chosen, epochs_budget // cost(chosen))

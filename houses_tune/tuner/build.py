@@ -27,6 +27,7 @@ from houses_tune.objective import OBJECTIVE
 from houses_tune.run import write_json_atomic
 from houses_tune.training.folds import TrialFolds
 from houses_tune.tuner.budget import SearchPlan
+from houses_tune.tuner.internals import set_min_epochs
 from houses_tune.tuner.monitor import SearchMonitor, TimeBudgetReached
 
 #: KerasTuner project name: the project lives in ``results/<run>/tuner/``.
@@ -189,6 +190,7 @@ def build_tuner(
             hyperband_iterations=plan.iterations,
             **common,
         )
+        set_min_epochs(oracle, plan.min_epochs)
         tuner_class = HousesHyperband
     elif plan.tuner == "random":
         oracle = _RandomSearchOracle(max_trials=plan.max_trials, **common)

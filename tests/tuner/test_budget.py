@@ -123,6 +123,17 @@ def test_plan_for_200_epochs():
     assert "max_epochs=18" in text and "Total: 30 trials, at most 196 epochs" in text
 
 
+def test_min_epochs_drops_the_brackets_that_would_start_below_it():
+    plan = plan_search(parse_budget("1470"), max_epochs=81, min_epochs=3)
+    assert plan.min_epochs == 3 and plan.max_epochs == 81 and plan.total_epochs == 1470
+    assert min(r.epochs for r in plan.rounds if r.round == 0) == 3
+    assert {r.bracket for r in plan.rounds} == {0, 1, 2, 3}  # bracket 4 would start at 1
+    assert "min_epochs=3" in plan.describe()[0] and plan.to_dict()["min_epochs"] == 3
+    # A schedule shorter than min_epochs trains its one bracket in full.
+    small = plan_search(parse_budget("4"), min_epochs=3)
+    assert small.max_epochs == 2 and small.min_epochs == 2
+
+
 def test_an_epoch_budget_is_shared_by_the_fold_models():
     plan = plan_search(parse_budget("1000"), folds=5)  # 200 epochs for each fold's schedule
     assert (plan.max_epochs, plan.trials, plan.model_epochs, plan.total_epochs) == (

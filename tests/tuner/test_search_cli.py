@@ -38,6 +38,7 @@ def _run(argv, capsys):
         (["--budget", "5", "--folds", "0"], "--folds"),
         (["--budget", "4"], "less than one epoch for each of the 5 fold models"),
         (["--budget", "5", "--patience", "0"], "--patience"),
+        (["--budget", "5", "--min-epochs", "0"], "--min-epochs"),
         (["--budget", "5", "--backend", "torch"], "'torch' is not one of"),
         (["--budget", "5", "--run", "a/b"], "a run name is a plain folder name"),
         (["--budget", "5", "--run", "/abs/path"], "a run name is a plain folder name"),
@@ -99,9 +100,9 @@ def test_dry_run_prints_the_plan_on_stdout(tmp_path, capsys):
     code, out, _ = _run(["search", "--budget", "1000", "--dry-run", "--results-dir", str(results)],
                         capsys)  # fmt: skip
     assert code == 0
-    assert "max_epochs=18" in out and "Total: 30 trials, at most 980 epochs" in out
-    code, out, _ = _run(["search", "--budget", "200", "--folds", "1", "--dry-run",
-                         "--results-dir", str(results)], capsys)  # fmt: skip
+    assert "max_epochs=26, min_epochs=3" in out and "Total: 12 trials, at most 960 epochs" in out
+    code, out, _ = _run(["search", "--budget", "200", "--folds", "1", "--min-epochs", "1",
+                         "--dry-run", "--results-dir", str(results)], capsys)  # fmt: skip
     assert code == 0 and "Total: 30 trials, at most 196 epochs" in out
     assert not results.exists()
 

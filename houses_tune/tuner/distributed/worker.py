@@ -117,7 +117,7 @@ def run_worker(
 
     search = run.search
     plan = plan_search(parse_budget(search["budget"]), search["tuner"], search["max_epochs"],
-                       search["factor"], search["folds"])  # fmt: skip
+                       search["factor"], search["folds"], search["min_epochs"])  # fmt: skip
     deadline = None
     if info.get("deadline_unix") is not None:
         deadline = time.monotonic() + float(info["deadline_unix"]) - time.time()
