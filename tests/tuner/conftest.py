@@ -47,6 +47,7 @@ def search_settings(tiny_dataset: Path, tiny_space: Path, tmp_path: Path):
             results_dir=tmp_path / "results",
             min_zip_count=10,
             folds=3,
+            min_epochs=1,  # the small budgets here make one-epoch first rounds
             seed=0,
         )
         values.update(overrides)

@@ -31,8 +31,8 @@ from houses_tune.tuner.distributed import (
 # Budget 24 epochs on 2 folds at --max-epochs 3: brackets 1 and 0, 6 trials, 11 epochs per
 # fold, 22 in all.
 PLANNED_TRIALS = 6
-SEARCH = ["--budget", "24", "--folds", "2", "--max-epochs", "3", "--min-zip-count", "10",
-          "--device", "cpu"]  # fmt: skip
+SEARCH = ["--budget", "24", "--folds", "2", "--max-epochs", "3", "--min-epochs", "1",
+          "--min-zip-count", "10", "--device", "cpu"]  # fmt: skip
 TIMEOUT = 240
 
 

@@ -272,7 +272,8 @@ def test_kill_9_between_the_folds_of_a_trial_loses_no_finished_trial(search, sea
     settings = search_settings("24")  # 4 trials of 2 epochs, 3 folds each
     command = [
         sys.executable, "-m", "houses_tune", "search", "--dataset", str(settings.dataset),
-        "--space", settings.space, "--budget", "24", "--folds", "3", "--run", "run",
+        "--space", settings.space, "--budget", "24", "--folds", "3", "--min-epochs", "1",
+        "--run", "run",
         "--results-dir", str(settings.results_dir), "--min-zip-count", "10",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
