@@ -81,7 +81,8 @@ def run_search(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="mixed", help="search space (preset or YAML)")
-    parser.add_argument("--budget", type=int, default=30, help="epochs over all trials")
+    parser.add_argument("--budget", type=int, default=150,
+                        help="epochs of all fold models of all trials")  # fmt: skip
     parser.add_argument("--max-epochs", type=int, default=9, help="Hyperband's max_epochs")
     parser.add_argument("--mixed-precision", action="store_true", help="also time mixed precision")
     parser.add_argument("--devices", nargs="+", choices=("cpu", "gpu"), help="default: cpu + gpu")

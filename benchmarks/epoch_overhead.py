@@ -1,8 +1,8 @@
 """What does houses-tune add to an epoch? The tutorial CNN, two ways, side by side.
 
 1. through houses-tune: a one-trial search (``--space tutorial-cnn``: the tutorial's
-   CNN on the 64x64 montage, batch 8) with KerasTuner, our hooks, TensorBoard logging,
-   best-epoch checkpoints and history;
+   CNN on the 64x64 montage, batch 8; one validation split) with KerasTuner, our hooks,
+   TensorBoard logging, early stopping, the fold checkpoint and history;
 2. the tutorial's way: the same model (built by the same code, same seed) trained with a
    plain ``model.fit`` on numpy arrays, batch 8, no callbacks.
 
@@ -33,8 +33,9 @@ def through_houses_tune(epochs: int) -> tuple[float, list[float]]:
     from rich.console import Console
 
     from houses_tune.tuner.budget import parse_budget
+    from houses_tune.tuner.job import SearchSettings, prepare_search
     from houses_tune.tuner.monitor import SearchMonitor
-    from houses_tune.tuner.search import SearchSettings, run_search
+    from houses_tune.tuner.search import run_search
 
     stamps: list[float] = []
     begins: list[float] = []
@@ -53,9 +54,10 @@ def through_houses_tune(epochs: int) -> tuple[float, list[float]]:
         with tempfile.TemporaryDirectory() as folder:
             settings = SearchSettings(
                 budget=parse_budget(str(epochs)), space="tutorial-cnn", tuner="random",
-                max_epochs=epochs, run="bench", results_dir=Path(folder), seed=0,
+                max_epochs=epochs, run="bench", results_dir=Path(folder), seed=0, folds=1,
+                patience=epochs,
             )  # fmt: skip
-            run_search(settings, Console(stderr=True, quiet=True))
+            run_search(prepare_search(settings), None, Console(stderr=True, quiet=True))
     finally:
         SearchMonitor.epoch_end, SearchMonitor.trial_begin = epoch_end, trial_begin
     return _median_epoch(stamps, begins[0]), stamps
@@ -70,13 +72,13 @@ def tutorial_way(epochs: int) -> float:
     from houses_tune.search_spaces import HousesHyperModel, load_space
 
     houses = load_houses()
-    splits = make_splits(len(houses))
-    data = ModelData(houses, splits.train)
-    hypermodel = HousesHyperModel(load_space("tutorial-cnn"), data, splits.train, splits.val)
+    splits = make_splits(len(houses), folds=1)
+    train, val = splits.fold(0)
+    hypermodel = HousesHyperModel(load_space("tutorial-cnn"), ModelData(houses, splits.search))
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
-    x, y = hypermodel.arrays(hp, splits.train, model)
-    x_val, y_val = hypermodel.arrays(hp, splits.val, model)
+    x, y = hypermodel.arrays(hp, train, model)
+    x_val, y_val = hypermodel.arrays(hp, val, model)
 
     stamps: list[float] = []
 

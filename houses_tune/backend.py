@@ -1,11 +1,13 @@
 """Which Keras backend runs the models, and importing Keras without start-up noise.
 
 Keras picks its backend when it is first imported (``KERAS_BACKEND``), so commands
-choose one with :func:`use_backend` before anything imports ``keras``. ``auto`` takes
-JAX when it is installed: ``benchmarks/trial_cost.py`` measures it faster for every
-kind of model this tool builds on a CPU (the README has the figures). With JAX,
-compiled programs are kept in a persistent cache on disk, so the fold models of a trial,
-and later trials of the same architecture, skip XLA's compile.
+choose one with :func:`use_backend` before anything imports ``keras``. ``auto`` takes what
+``benchmarks/trial_cost.py`` measured faster on a CPU for the space at hand: JAX for
+attribute networks (an epoch 15 times faster), TensorFlow when the space can build photo
+networks (its convolutions 1.3 to 2 times faster; photo trials are most of such a
+search's time). The README has the figures. With JAX, compiled programs are kept in a
+persistent cache on disk, so the fold models of a trial, and later trials of the same
+architecture, skip XLA's compile.
 
 TensorFlow's C++ runtime prints notices (oneDNN, "could not find cuda drivers", a failed
 cuInit on machines without a GPU) straight to file descriptor 2 before its logging is
@@ -56,19 +58,24 @@ def installed(module: str) -> bool:
         return False
 
 
-def resolve_backend(requested: str) -> str:
-    """The backend ``requested`` means here: ``auto`` is ``KERAS_BACKEND`` if set, else the
-    backend of an already imported Keras, else JAX when installed, else TensorFlow."""
+def resolve_backend(requested: str, photos: bool = False) -> str:
+    """The backend ``requested`` means here.
+
+    ``auto`` is the backend of an already imported Keras, else ``KERAS_BACKEND`` if set,
+    else TensorFlow for a space with photo networks (``photos``) and JAX for one without,
+    whichever of the two is installed.
+    """
     if requested != "auto":
         return requested
     if "keras" in sys.modules:
         return sys.modules["keras"].config.backend()
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]
-    return "jax" if installed("jax") else "tensorflow"
+    preferred, other = ("tensorflow", "jax") if photos else ("jax", "tensorflow")
+    return preferred if installed(preferred) else other
 
 
-def use_backend(requested: str, flag: str = "--backend") -> str:
+def use_backend(requested: str, photos: bool = False, flag: str = "--backend") -> str:
     """Make Keras start with ``requested`` (resolved); call before Keras is imported.
 
     Returns:
@@ -77,7 +84,7 @@ def use_backend(requested: str, flag: str = "--backend") -> str:
     Raises:
         BackendError: The backend is not installed, or Keras already runs another one.
     """
-    name = resolve_backend(requested)
+    name = resolve_backend(requested, photos)
     if not installed(name):
         raise BackendError(f"{flag} {name}: {name} is not installed (pip install {name})")
     if "keras" in sys.modules and sys.modules["keras"].config.backend() != name:

@@ -31,6 +31,18 @@ def test_auto_is_jax_when_installed_unless_keras_backend_says_otherwise():
     assert done.stdout.split() == ["tensorflow", "tensorflow"]
 
 
+def test_auto_prefers_tensorflow_for_photo_networks_and_jax_for_attribute_ones(monkeypatch):
+    import sys as system
+
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.delitem(system.modules, "keras", raising=False)  # as before Keras starts
+    assert resolve_backend("auto", photos=True) == "tensorflow"
+    assert resolve_backend("auto", photos=False) == "jax"
+    assert resolve_backend("tensorflow", photos=False) == "tensorflow"
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert resolve_backend("auto", photos=True) == "jax"  # the variable is honoured
+
+
 def test_a_backend_other_than_the_running_one_is_refused():
     import keras
 

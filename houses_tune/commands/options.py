@@ -60,7 +60,11 @@ val_seed_option = click.option(
     help="Seed of the folds (the test split is always the tutorials').",
 )
 seed_option = click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of the models (and the tuner)."
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the models (and of the search's tuner).",
 )
 device_option = click.option(
     "--device",
@@ -74,8 +78,8 @@ backend_option = click.option(
     type=click.Choice(BACKENDS),
     default="auto",
     show_default=True,
-    help="Keras backend that trains the models (auto: JAX when installed, else TensorFlow; "
-    "KERAS_BACKEND is honoured).",
+    help="Keras backend that trains the models (auto: TensorFlow for a space with photo "
+    "networks, JAX for attribute-only ones; KERAS_BACKEND is honoured).",
 )
 
 

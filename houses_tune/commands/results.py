@@ -60,8 +60,9 @@ def export(run, backend, no_baselines, **options) -> None:
     metrics.json and predictions.csv into RUN/best (or --out), all at once at the end.
     """
     from houses_tune.backend import import_keras, use_backend
+    from houses_tune.run import RunDir
 
-    use_backend(backend)
+    use_backend(backend, photos=RunDir(run).space().has_photos)
     import_keras()
     from houses_tune.results.export import ExportOptions, export_run
     from houses_tune.results.report import baseline_mape

@@ -242,7 +242,8 @@ def fusion_head(hp, features: Sequence, units=None, dropout=None, bias: float = 
         features: One or two feature tensors.
         units: Width of the ReLU dense layer, 0 for none; ``None`` tunes it (``head/units``).
         dropout: Dropout rate before the output; ``None`` tunes it (``head/dropout``).
-        bias: Initial value of the output bias (not a hyperparameter).
+        bias: Initial value of the output bias (not a hyperparameter); when not 0, the output
+            weights start at 0, so the model starts predicting exactly ``bias``.
     """
     with hp.name_scope("head"):
         units = tune(hp, "head/units", units)
@@ -252,11 +253,15 @@ def fusion_head(hp, features: Sequence, units=None, dropout=None, bias: float = 
             x = layers.Dense(units, activation="relu", name="head_dense")(x)
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout")(x)
+        # A model started at the mean target starts at it exactly: random output weights
+        # would put ln(price) off by about 1 (a price 2.7 times off) before any training.
+        kernel = "zeros" if bias else "glorot_uniform"
         return layers.Dense(
             1,
             activation="linear",
             dtype="float32",
             name="price",
+            kernel_initializer=kernel,
             bias_initializer=keras.initializers.Constant(bias),
         )(x)
 

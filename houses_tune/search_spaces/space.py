@@ -320,6 +320,11 @@ class Space:
         """Whether some allowed values of the parents make ``name`` active."""
         return all(self.can_take(parent, *values) for parent, values in self.params[name].when)
 
+    @property
+    def has_photos(self) -> bool:
+        """Whether the space can build networks that take photos."""
+        return self.can_take("modality", "photos", "mixed")
+
     def active_params(self) -> list[Param]:
         """The parameters that can be active in this space, in catalogue order."""
         return [p for name, p in self.params.items() if self.can_be_active(name)]
@@ -334,7 +339,9 @@ class Space:
             if name not in self.params:
                 raise SpaceError(f"unknown hyperparameter {name!r}; valid: {_names()}")
             if not self.params[name].allows(value):
-                raise SpaceError(f"{name}: {value!r} not allowed; {_allowed(self.params[name])}")
+                allowed = self.params[name].describe()
+                message = f"{name}: {value!r} not allowed in space {self.name!r} ({allowed})"
+                raise SpaceError(message)
 
     def to_dict(self) -> dict:
         """JSON/YAML-ready form that ``Space.from_dict`` reads back (e.g. into run.json)."""

@@ -75,7 +75,7 @@ class SearchSettings:
         max_failures: Failed trials in a row that stop the search.
         device: ``--device``: auto, cpu or gpu (also what local workers get).
         mixed_precision: Train in float16 (GPU) / bfloat16 (CPU) compute.
-        backend: ``--backend``: auto, tensorflow or jax.
+        backend: ``--backend``: tensorflow or jax (``auto`` is resolved by ``prepare_search``).
         workers: Local worker processes of a distributed search (0: train in this process).
         listen: ``HOST:PORT`` the chief of a distributed search listens on, or None.
         explicit: Names of the settings given on the command line (checked on resume).
@@ -201,6 +201,13 @@ def prepare_search(settings: SearchSettings) -> SearchJob:
         settings = _resolve_resume(settings, resumed)
     elif "val_size" in settings.explicit and settings.folds != 1:
         raise SearchError("--val-size sets the validation split of --folds 1 only")
+    if settings.backend == "auto":  # resolved once, so a resume and the workers train alike
+        from houses_tune.backend import resolve_backend
+        from houses_tune.search_spaces import load_space
+
+        settings = replace(
+            settings, backend=resolve_backend("auto", load_space(settings.space).has_photos)
+        )
     if settings.budget is None:
         raise SearchError("--budget is required (epochs such as 3000, or a duration such as 45m)")
     try:

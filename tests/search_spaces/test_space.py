@@ -22,7 +22,10 @@ def test_presets_and_objective():
     assert list(PRESETS) == [*TUTORIALS, "mlp", "montage", "branched", "mixed"]
     assert OBJECTIVE == "val_price_mape"
     assert load_space("mixed") is PRESETS["mixed"]
-    assert all(not p.is_fixed for p in PRESETS["mixed"].params.values())
+    fixed = {name for name, p in PRESETS["mixed"].params.items() if p.is_fixed}
+    assert fixed == {"tile"}  # 32-pixel photos; a space file may widen it (below)
+    with pytest.raises(SpaceError, match=r"tile: 64 not allowed in space 'mixed' \(fixed: 32\)"):
+        PRESETS["mixed"].check_values({"tile": 64})
 
 
 @pytest.mark.parametrize("name", TUTORIALS)

@@ -379,7 +379,7 @@ def test_resume_keeps_the_runs_precision_and_backend(search, search_settings):
 
     search(search_settings("6", tuner="random", max_epochs=1, mixed_precision=True))
     resumed = prepare_search(search_settings("6", resume=True))  # no --mixed-precision now
-    assert resumed.settings.mixed_precision is True and resumed.settings.backend == "auto"
+    assert resumed.settings.mixed_precision is True and resumed.settings.backend == "jax"
     assert resumed.settings.folds == 3
 
 
