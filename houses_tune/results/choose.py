@@ -14,7 +14,10 @@ def choose_trials(trials: list, trial_id: str | None = None, ensemble: int = 1) 
     """The trials to export, best first.
 
     Without ``trial_id``: the ``ensemble`` best complete trials whose photos (if any) have
-    the size of the best one's (a bag takes one photo size). With ``trial_id``: that trial
+    the size of the best one's (a bag takes one photo size), one per configuration: a
+    trial Hyperband promoted continues its parent's configuration (with fold models that
+    had stopped early carried over unchanged), so bagging both would count one
+    configuration twice. With ``trial_id``: that trial
     (``"7"`` names ``"0007"``), even one a time budget cut short.
 
     Args:
@@ -38,8 +41,15 @@ def choose_trials(trials: list, trial_id: str | None = None, ensemble: int = 1) 
     if not complete:
         raise ExportError("the run has no finished trial with a score for every fold to export")
     tile = photo_tile(complete[0])
-    same = [t for t in complete if photo_tile(t) in (None, tile)]
-    return same[:ensemble]
+    chosen = []
+    for trial in complete:
+        if len(chosen) == ensemble:
+            break
+        if photo_tile(trial) in (None, tile) and all(
+            trial.hyperparameters != other.hyperparameters for other in chosen
+        ):
+            chosen.append(trial)
+    return chosen
 
 
 def photo_tile(trial) -> int | None:

@@ -51,6 +51,7 @@ class SearchProgress:
         self.best = best
         self._session_epochs = 0
         self._started = time.monotonic()
+        self._stopped = False
         # Redraw in place only on a terminal; logs and pipes get the final line, whole.
         self._live = console.is_terminal
         self._console = console
@@ -71,7 +72,10 @@ class SearchProgress:
         return time.monotonic() - self._started
 
     def eta(self) -> float | None:
-        """Estimated seconds left, from this session's speed (epochs per second)."""
+        """Estimated seconds left, from this session's speed (epochs per second); 0 once
+        the search has stopped (early stopping leaves epochs of the plan unspent)."""
+        if self._stopped:
+            return 0.0
         if self.budget_seconds is not None:
             return self.budget_seconds - self.elapsed
         if self.budget_epochs is None or self._session_epochs == 0:
@@ -100,6 +104,7 @@ class SearchProgress:
 
     def stop(self) -> None:
         """Draw the final state and stop redrawing."""
+        self._stopped = True
         self._refresh()
         if self._live:
             self._progress.stop()

@@ -339,6 +339,20 @@ def test_a_trial_can_be_named_without_its_leading_zeros():
         choose_trials(trials, "70")
 
 
+def test_an_ensemble_takes_each_configuration_once():
+    from houses_tune.results.choose import choose_trials
+    from houses_tune.run import FoldRecord, TrialRecord
+
+    def trial(number, score, units):
+        folds = (FoldRecord(1, score, 1, 1),)
+        values = {"modality": "attributes", "head/units": units}
+        return TrialRecord(f"{number:04d}", "completed", score, 1, 1, 0.0, folds, values)
+
+    # 0030 is 0023 promoted by Hyperband: the same configuration, the same score.
+    trials = [trial(23, 22.5, 16), trial(30, 22.5, 16), trial(20, 25.1, 8), trial(21, 25.8, 4)]
+    assert [t.trial_id for t in choose_trials(trials, ensemble=3)] == ["0023", "0020", "0021"]
+
+
 def test_a_model_predicting_non_finite_prices_fails_before_the_baselines(run, tmp_path,
                                                                         monkeypatch):  # fmt: skip
     from houses_tune.results import baselines, export

@@ -20,3 +20,14 @@ def test_line_counts_trials_epochs_and_best():
     progress.trial_end(None)
     line = progress.line()
     assert "trials 2/2" in line and "epochs 2/4" in line and "best val MAPE 31.50%" in line
+
+
+def test_a_stopped_search_has_no_time_left_though_epochs_of_the_plan_are_unspent():
+    console = Console(width=200, record=True, force_terminal=False)
+    progress = SearchProgress(console, planned_trials=1, budget_epochs=100)
+    progress.epoch_end(10)  # early stopping: 10 of the plan's 100 epochs, then done
+    progress.trial_end(25.0)
+    assert progress.eta() > 0
+    progress.stop()
+    assert progress.eta() == 0
+    assert console.export_text().rstrip().endswith("ETA 0:00:00")
