@@ -166,7 +166,8 @@ def search(ctx, run_name, verbose, **options) -> None:
 
     Hyperband by default; every trial is trained and scored on --folds folds of the
     search houses. The plan (brackets, trials, epochs) is printed before training.
-    Ctrl-C stops cleanly; --resume continues the run and keeps every finished trial.
+    Ctrl-C or SIGTERM stops cleanly (exit code 130); --resume continues the run and keeps
+    every finished trial.
     """
     from houses_tune.tuner.job import SearchSettings, prepare_search
     from houses_tune.tuner.search import run_search

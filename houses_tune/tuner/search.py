@@ -5,10 +5,11 @@ Order of work, so that bad input writes nothing and nothing finished is ever los
 1. load the dataset and the space, make or reload the splits (errors leave no trace);
 2. lock the run folder, write run.json (status ``running``) and splits.json;
 3. load the data once, build the hypermodel and the KerasTuner tuner, ``tuner.search``;
-4. record the outcome in run.json: ``finished``, ``interrupted`` (Ctrl-C) or ``failed``.
+4. record the outcome in run.json: ``finished``, ``interrupted`` (Ctrl-C, SIGTERM) or
+   ``failed``.
 
-KerasTuner saves the oracle when a trial is created and when it ends. After Ctrl-C or
-kill -9 the reloaded oracle puts the trial that was running back in its retry queue, so
+KerasTuner saves the oracle when a trial is created and when it ends. After Ctrl-C,
+SIGTERM or kill -9 the reloaded oracle puts the trial that was running back in its retry queue, so
 ``--resume`` re-runs it (all its folds) from scratch and keeps every trial that had ended.
 """
 
@@ -238,7 +239,7 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
     )
     status, message = "finished", None
     # KerasTuner and Keras print to stdout; stdout is for results, so send them to stderr.
-    with contextlib.redirect_stdout(sys.stderr), _deferred_ctrl_c(monitor):
+    with contextlib.redirect_stdout(sys.stderr), _deferred_interrupts(monitor):
         try:
             tuner = build_tuner(
                 plan,
@@ -279,7 +280,7 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
         except TimeBudgetReached:
             message = f"time budget {plan.budget.text} reached"
         except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted by Ctrl-C"
+            status, message = "interrupted", f"interrupted by {monitor.interrupted_by}"
         except RuntimeError as error:
             if "consecutive failures" not in str(error):
                 status, message = "failed", f"{type(error).__name__}: {error}"
@@ -316,16 +317,20 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
 
 
 @contextlib.contextmanager
-def _deferred_ctrl_c(monitor):
-    """During the search, Ctrl-C asks the monitor to stop at a safe point."""
+def _deferred_interrupts(monitor):
+    """During the search, Ctrl-C and SIGTERM ask the monitor to stop at a safe point."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, monitor.request_interrupt)
+    previous = {
+        signum: signal.signal(signum, monitor.request_interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _short_of_plan(run: RunDir, plan: SearchPlan) -> str | None:
