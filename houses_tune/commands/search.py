@@ -228,7 +228,7 @@ def trials(run, top, as_json) -> None:
 
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--port", type=click.IntRange(0, 65535), default=6006, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=6006, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 def board(run, port, host) -> None:
     """Start TensorBoard on RUN's logs and wait (Ctrl-C stops it)."""

@@ -59,6 +59,30 @@ def test_bad_flags_exit_2_with_one_line_and_write_nothing(args, message, tmp_pat
     assert not results.exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["search", "--budget", "5", "--seed", "-1"],
+            "'--seed': -1 is not in the range 0<=x<=2147483647",
+        ),
+        (["search", "--budget", "5", "--val-seed", str(2**31)], "'--val-seed': 2147483648 is not"),
+        (["data", "info", "--val-seed", "-1"], "'--val-seed': -1 is not in the range"),
+        (["export", "no-such-run", "--seed", "-2"], "'--seed': -2 is not in the range"),
+        (["board", "no-such-run", "--port", "0"], "'--port': 0 is not in the range 1<=x<=65535"),
+    ],
+)
+def test_out_of_range_values_are_refused_by_the_option_before_any_work(argv, message, capsys):
+    code, out, err = _run(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("Error: ") and err.count("\n") == 1 and message in err
+
+
+def test_help_shows_the_range_of_seeds_and_ports(capsys):
+    assert "0<=x<=2147483647" in _run(["search", "--help"], capsys)[1]
+    assert "1<=x<=65535" in _run(["board", "--help"], capsys)[1]
+
+
 def test_existing_run_needs_resume_or_overwrite(tmp_path, capsys):
     (tmp_path / "results" / "old").mkdir(parents=True)
     code, _, err = _run(["search", "--budget", "5", "--results-dir", str(tmp_path / "results"),
