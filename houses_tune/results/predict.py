@@ -166,7 +166,7 @@ def read_house_photos(table: HouseTable, folder: Path, tile: int) -> np.ndarray:
         PredictError: no id column, or a photo missing or unreadable (naming the house).
     """
     from houses_tune.data import ROOMS
-    from houses_tune.data.photos import photo_path, read_photo
+    from houses_tune.data.photos import photo_missing, photo_path, read_photo
 
     if "id" not in table.frame:
         raise PredictError(
@@ -178,7 +178,7 @@ def read_house_photos(table: HouseTable, folder: Path, tile: int) -> np.ndarray:
         for slot, room in enumerate(ROOMS):
             path = photo_path(folder, house, room)
             if not path.is_file():
-                raise PredictError(f"house {house}: photo missing: {path}")
+                raise PredictError(f"house {house}: {path}: {photo_missing(path)}")
             try:
                 photos[index, slot] = read_photo(path, tile, house)
             except DatasetError as error:

@@ -104,6 +104,9 @@ def run_search(job: SearchJob, devices=None, console: Console | None = None) -> 
     # Everything that can fail on bad input happens before anything is written.
     space = load_space(settings.space)
     houses = load_houses(settings.dataset, min_zip_count=settings.min_zip_count)
+    console = console or Console(stderr=True)
+    for warning in houses.warnings:
+        console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
     if job.resumed is not None:
         expected = job.resumed.settings.get("dataset", {}).get("fingerprint")
         if expected and expected != houses.fingerprint:
@@ -135,7 +138,7 @@ def run_search(job: SearchJob, devices=None, console: Console | None = None) -> 
                 elif child.name != LOCK_FILE:
                     child.unlink()
         run = _start_session(job, space, houses, splits, devices)
-        return _search(job, run, space, houses, splits, devices, console or Console(stderr=True))
+        return _search(job, run, space, houses, splits, devices, console)
     finally:
         lock.release()
 

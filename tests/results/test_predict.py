@@ -60,8 +60,26 @@ def test_missing_photo_is_one_line_naming_the_house(photo_model, tiny_dataset, t
         capsys, "predict", photo_model[0], "--houses", houses, "--images", tiny_dataset
     )
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("Error: house 77: photo missing")
+    assert err == f"Error: house 77: {tiny_dataset / '77_bathroom.jpg'}: photo missing\n"
     assert out == ""
+
+
+def test_a_photo_whose_name_differs_in_case_gets_a_hint(photo_model, tmp_path, capsys):
+    import shutil
+
+    images = tmp_path / "photos"
+    shutil.copytree(photo_model[2].houses.folder, images)
+    (images / "1_frontal.jpg").rename(images / "1_frontal.JPG")
+    houses = tmp_path / "new.csv"
+    houses.write_text("id,bedrooms,bathrooms,area,zipcode\n1,3,2,1500,11111\n")
+    code, out, err = run_cli(
+        capsys, "predict", photo_model[0], "--houses", houses, "--images", images
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Error: house 1: {images / '1_frontal.jpg'}: photo missing (found 1_frontal.JPG: "
+        "photo names are case-sensitive; rename it to 1_frontal.jpg)\n"
+    )
 
 
 def test_bad_row_is_one_line_naming_the_house(photo_model, tiny_dataset, tmp_path, capsys):

@@ -182,6 +182,19 @@ def test_a_search_that_ends_short_of_its_plan_says_why(search, search_settings, 
     assert RunDir(outcome.run_dir).settings["message"] == outcome.message
 
 
+def test_a_search_warns_about_implausible_values_and_uses_them(
+    search, search_settings, tiny_dataset, capsys
+):
+    info = tiny_dataset / "HousesInfo.txt"
+    lines = info.read_text().splitlines()
+    lines[4] = "3 2 1500 11111 1000000000000"
+    info.write_text("\n".join(lines) + "\n")
+    outcome = search(search_settings("3", tuner="random", max_epochs=1))
+    assert outcome.status == "finished" and outcome.completed == 1
+    err = capsys.readouterr().err
+    assert f"warning: {info} line 5: price 1e+12 is far from the other houses' (median " in err
+
+
 def test_a_nan_trial_fails_and_the_search_goes_on(search, search_settings, monkeypatch):
     from houses_tune.training.folds import Reusable
 
