@@ -2,8 +2,6 @@
 searches in real processes."""
 
 import os
-import resource
-import signal
 import subprocess
 import sys
 import time
@@ -75,35 +73,39 @@ def search():
     return plan_and_run
 
 
-def _limit_file_size(limit: int):
-    """A ``preexec_fn``: files of the child process cannot grow past ``limit`` bytes; writes
-    past it fail with EFBIG ("File too large") as writes on a full disk fail with ENOSPC."""
-
-    def limit_file_size() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return limit_file_size
-
-
 @pytest.fixture
-def search_process():
-    """``search_process(settings, *args, file_size_limit=None) -> Popen``: ``python -m
-    houses_tune search`` with ``settings`` (dataset, space, budget, folds, run, results folder)
-    and ``args`` in a real process; text stdout and stderr are piped."""
+def search_process(file_size_limit):
+    """``search_process(settings, *args, file_size_limit=None, fault=None, preexec_fn=None)
+    -> Popen``: ``python -m houses_tune search`` with ``settings`` (dataset, space, budget,
+    folds, run, results folder) and ``args`` in a real process; text stdout and stderr are
+    piped. ``fault`` is ``(FAULT, TAIL, KEY=VALUE)`` for ``faulty_search.py``, which then
+    runs the search."""
+    limit_file_size = file_size_limit
 
-    def start(settings, *args: str, file_size_limit: int | None = None) -> subprocess.Popen:
+    def start(
+        settings,
+        *args: str,
+        file_size_limit: int | None = None,
+        fault: tuple | None = None,
+        preexec_fn=None,
+    ) -> subprocess.Popen:
+        runner = ["-m", "houses_tune"]
+        if fault is not None:
+            runner = [str(Path(__file__).with_name("faulty_search.py")), *fault]
         command = [
-            sys.executable, "-m", "houses_tune", "search", "--dataset", str(settings.dataset),
+            sys.executable, *runner, "search", "--dataset", str(settings.dataset),
             "--space", settings.space, "--budget", settings.budget.text,
             "--folds", str(settings.folds), "--min-epochs", str(settings.min_epochs),
             "--min-zip-count", str(settings.min_zip_count), "--run", settings.run,
             "--results-dir", str(settings.results_dir), *args,
         ]  # fmt: skip
         env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
-        limit = None if file_size_limit is None else _limit_file_size(file_size_limit)
-        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, preexec_fn=limit)  # fmt: skip
+        if file_size_limit is not None:
+            preexec_fn = limit_file_size(file_size_limit)
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=preexec_fn,
+        )  # fmt: skip
 
     return start
 

@@ -249,6 +249,39 @@ def test_too_many_failures_in_a_row_stop_the_search(search, search_settings, mon
     assert not RunLock.is_held(run.path)
 
 
+def test_the_oracle_raises_too_many_failed_trials_where_it_counts_them(tmp_path):
+    """The single-process search and the distributed chief both stop through this."""
+    import keras_tuner
+
+    from houses_tune.errors import TooManyFailedTrials
+    from houses_tune.tuner.build import _RandomSearchOracle
+
+    hp = keras_tuner.HyperParameters()
+    hp.Int("units", 1, 1000)
+    oracle = _RandomSearchOracle(objective=keras_tuner.Objective("score", "min"),
+                                 max_trials=10, hyperparameters=hp, seed=1)  # fmt: skip
+    oracle._set_project_dir(str(tmp_path), "p")
+    oracle.failure_limit = 2
+
+    def run_trial(status: str, message: str | None = None):
+        trial = oracle.create_trial("tuner0")
+        if status == "COMPLETED":
+            oracle.update_trial(trial.trial_id, {"score": 1.0})
+        trial.status, trial.message = status, message
+        oracle.end_trial(trial)
+        return trial
+
+    run_trial("FAILED", "ValueError: a")
+    run_trial("COMPLETED")
+    run_trial("FAILED", "ValueError: b")
+    with pytest.raises(TooManyFailedTrials, match=r"^search stopped: 2 trials failed in a row "
+                       r"\(last: ValueError: c\)$"):  # fmt: skip
+        run_trial("FAILED", "Traceback (most recent call last):\n  ...\nValueError: c")
+    last = oracle.start_order[-1]
+    saved = json.loads((tmp_path / "p" / f"trial_{last}" / "trial.json").read_text())
+    assert saved["status"] == "FAILED"  # saved before the search stops
+
+
 def test_ctrl_c_stops_cleanly_and_resume_keeps_finished_trials(search, search_settings,
                                                                monkeypatch):  # fmt: skip
     from houses_tune.tuner.monitor import SearchMonitor

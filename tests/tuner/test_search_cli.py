@@ -14,7 +14,7 @@ import pytest
 
 from houses_tune.cli import main
 from houses_tune.run import RunLock, write_json_atomic
-from houses_tune.tuner.distributed import free_port
+from houses_tune.tuner.distributed.environment import free_port
 
 
 def _run(argv, capsys):
