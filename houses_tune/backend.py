@@ -129,6 +129,10 @@ def _persistent_jax_cache() -> None:
     # The serving model's zip code input is int64 (as in the SavedModel); JAX computes it
     # in int32, which holds every zip code.
     warnings.filterwarnings("ignore", message="Explicitly requested dtype int64")
+    # A cache entry that cannot be written, or was cut short by a full disk, costs a compile.
+    warnings.filterwarnings(
+        "ignore", message="Error (writing|reading) persistent compilation cache entry"
+    )
 
     if jax.config.jax_compilation_cache_dir is None:
         jax.config.update("jax_compilation_cache_dir", jax_cache_dir())

@@ -57,16 +57,20 @@ def info(dataset, min_zip_count, test_size, folds, val_size, val_seed) -> None:
 @data.command()
 @click.argument("path", type=_FOLDER)
 def validate(path: Path) -> None:
-    """Check a dataset folder and list every problem found (exit 2 if any)."""
-    from houses_tune.data import validate_folder
+    """Check a dataset folder and list every problem found (exit 2 if any), and every
+    implausible value (a warning: outliers, fractional bedrooms)."""
+    from houses_tune.data import check_folder
 
     click.echo(f"validating {path} (decoding every photo)...", err=True)
-    problems = validate_folder(path)
-    for problem in problems:
+    found = check_folder(path)
+    for problem in found.problems:
         click.echo(problem)
-    if problems:
-        raise DatasetError(f"{path}: {len(problems)} problem(s) found")
-    click.echo(f"{path}: valid")
+    for warning in found.warnings:
+        click.echo(f"warning: {warning}")
+    if found.problems:
+        raise DatasetError(f"{path}: {len(found.problems)} problem(s) found")
+    warned = f" ({len(found.warnings)} warning(s))" if found.warnings else ""
+    click.echo(f"{path}: valid{warned}")
 
 
 @data.command()

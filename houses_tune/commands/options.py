@@ -5,6 +5,8 @@ the ``split_options`` group) instead of declaring ``--dataset`` again.
 
 - ``--seed``: the seed of the models and of the search (never a split's).
 - ``--val-seed``: the seed of the folds of the search rows.
+- Both are ``SEED`` values: NumPy and scikit-learn take seeds below 2**32, and the seeds
+  derived from them (a fold model's, a baseline's) add small offsets.
 - The test split is always the tutorials' (``random_state=42``); ``--splits FILE`` gives
   another one.
 """
@@ -17,6 +19,9 @@ import click
 
 from houses_tune.backend import BACKENDS
 from houses_tune.tuner.devices import DEVICE_CHOICES
+
+#: Values a seed option takes.
+SEED = click.IntRange(0, 2**31 - 1)
 
 dataset_option = click.option(
     "--dataset",
@@ -54,14 +59,14 @@ val_size_option = click.option(
 )
 val_seed_option = click.option(
     "--val-seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of the folds (the test split is always the tutorials').",
 )
 seed_option = click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of the models (and of the search's tuner).",

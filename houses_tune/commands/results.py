@@ -113,6 +113,8 @@ def predict(model, houses_file, images, out) -> None:
     from houses_tune.results.predict import predict_houses
 
     result = predict_houses(model, houses_file, images)
+    for line in result.far_outside:
+        click.echo(f"warning: {line}", err=True)
     for zipcode in result.unseen_zips:
         click.echo(
             f"warning: zip code {zipcode} was not in the training data; its houses are "

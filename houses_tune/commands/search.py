@@ -166,7 +166,8 @@ def search(ctx, run_name, verbose, **options) -> None:
 
     Hyperband by default; every trial is trained and scored on --folds folds of the
     search houses. The plan (brackets, trials, epochs) is printed before training.
-    Ctrl-C stops cleanly; --resume continues the run and keeps every finished trial.
+    Ctrl-C or SIGTERM stops cleanly (exit code 130); --resume continues the run and keeps
+    every finished trial.
     """
     from houses_tune.tuner.job import SearchSettings, prepare_search
     from houses_tune.tuner.search import run_search
@@ -227,29 +228,22 @@ def trials(run, top, as_json) -> None:
 
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--port", type=click.IntRange(0, 65535), default=6006, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=6006, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 def board(run, port, host) -> None:
-    """Start TensorBoard on RUN's logs and wait (Ctrl-C stops it)."""
-    import subprocess
-
+    """Start TensorBoard on RUN's logs and wait (Ctrl-C or SIGTERM stops both)."""
     from houses_tune.errors import RunError
+    from houses_tune.results.board import serve_board
     from houses_tune.run import RunDir
 
     run_dir = RunDir(run)
     if not run_dir.tensorboard_dir.is_dir():
         raise RunError(f"{run_dir.path} has no TensorBoard logs yet ({run_dir.tensorboard_dir})")
-    command = [
-        sys.executable, "-m", "tensorboard.main", "--logdir", str(run_dir.tensorboard_dir),
-        "--host", host, "--port", str(port),
-    ]  # fmt: skip
-    process = subprocess.Popen(command)
-    click.echo(f"TensorBoard for {run_dir.name} at http://{host}:{port}/ (Ctrl-C to stop)")
+
+    def started() -> None:
+        click.echo(f"TensorBoard for {run_dir.name} at http://{host}:{port}/ (Ctrl-C to stop)")
+
     try:
-        code = process.wait()
+        serve_board(run_dir.tensorboard_dir, host, port, started)
     except KeyboardInterrupt:
-        process.terminate()
-        process.wait()
-        return
-    if code:
-        raise RunError(f"TensorBoard exited with code {code} (port {port} in use?)")
+        return  # the way to stop it: TensorBoard is stopped too

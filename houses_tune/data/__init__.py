@@ -13,7 +13,7 @@ from houses_tune.data.preprocess import (
     Preprocessor,
     TargetTransform,
 )
-from houses_tune.data.reader import Houses, load_houses, validate_folder
+from houses_tune.data.reader import FolderCheck, Houses, check_folder, load_houses, validate_folder
 from houses_tune.data.splits import Splits, make_folds, make_splits, splits_from_file
 
 __all__ = [
@@ -21,11 +21,13 @@ __all__ = [
     "PHOTO_INPUTS",
     "ROOMS",
     "TARGET_TRANSFORMS",
+    "FolderCheck",
     "Houses",
     "ModelData",
     "Preprocessor",
     "Splits",
     "TargetTransform",
+    "check_folder",
     "embedded_dataset_path",
     "load_houses",
     "make_folds",

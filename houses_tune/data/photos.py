@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -25,6 +26,28 @@ _CACHE_VERSION = 1  # bump when the decoding below changes, so old caches are ig
 def photo_path(folder: Path, house: int, room: str) -> Path:
     """Path of one photo: ``<folder>/<house>_<room>.jpg``."""
     return folder / f"{house}_{room}.jpg"
+
+
+def photo_missing(path: Path, names: Iterable[str] | None = None) -> str:
+    """What to say about a photo that is not there: ``photo missing``, with a hint when a
+    file of that name in another case (``1_Frontal.JPG``) or ending in ``.jpeg`` is there.
+
+    Args:
+        path: The photo looked for.
+        names: The names of the files in its folder, when already listed.
+    """
+    wanted = {path.name.lower(), f"{path.stem}.jpeg".lower()}
+    if names is None:
+        try:
+            names = os.listdir(path.parent)
+        except OSError:
+            names = ()
+    near = sorted(name for name in names if name.lower() in wanted)
+    if not near:
+        return "photo missing"
+    return (
+        f"photo missing (found {near[0]}: photo names are case-sensitive; rename it to {path.name})"
+    )
 
 
 def jpeg_problem(data: bytes) -> str | None:

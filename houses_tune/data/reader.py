@@ -4,24 +4,43 @@ A folder holds ``HousesInfo.txt`` (space separated: bedrooms, bathrooms, area,
 zipcode, price; line n is house n) and ``<n>_<room>.jpg`` for the four rooms.
 Validation collects every problem rather than stopping at the first, so
 ``houses-tune data validate`` can list them all; ``load_houses`` raises on them.
+
+Values that parse but are implausible (a price of 1e12, 2.5 bedrooms) are warnings, not
+problems: the data is used as it is, and the warnings say where to look. A value is an
+outlier when ``log(1 + value)`` lies more than ``OUTLIER_ROBUST_SDS`` robust standard
+deviations (1.4826 x the median absolute deviation of the logs) from its column's median:
+a rule that the outliers themselves cannot hide, and that flags none of the original
+dataset's 535 houses.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from houses_tune.data.photos import ROOMS, cached_photos, jpeg_problem, photo_path, read_photo
+from houses_tune.data.photos import (
+    ROOMS,
+    cached_photos,
+    jpeg_problem,
+    photo_missing,
+    photo_path,
+    read_photo,
+)
 from houses_tune.errors import DatasetError
 
 HOUSES_INFO = "HousesInfo.txt"
 COLUMNS = ("bedrooms", "bathrooms", "area", "zipcode", "price")
 MIN_HOUSES = 10  # fewer cannot give non-empty train, validation and test splits
+#: Columns judged for outliers, and how far (robust standard deviations of the logs) from
+#: the median a value must be to count as one.
+OUTLIER_COLUMNS = ("bedrooms", "bathrooms", "area", "price")
+OUTLIER_ROBUST_SDS = 7.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +55,8 @@ class Houses:
         total: Houses in ``HousesInfo.txt`` before the filter.
         min_zip_count: The filter: zip codes with fewer houses were dropped.
         fingerprint: sha256 over ``HousesInfo.txt`` and every photo's name and bytes.
+        warnings: Implausible values of ``HousesInfo.txt`` (outliers, fractional
+            bedrooms), one line each naming the line; used as they are.
     """
 
     folder: Path
@@ -43,6 +64,7 @@ class Houses:
     total: int
     min_zip_count: int
     fingerprint: str
+    warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -68,6 +90,20 @@ class _Scan:
     frame: pd.DataFrame | None  # every house, or None when HousesInfo.txt is unusable
     fingerprint: str
     problems: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FolderCheck:
+    """What ``check_folder`` found.
+
+    Attributes:
+        problems: What makes the folder unusable, one line each naming the file and place.
+        warnings: Implausible values that are used as they are (``implausible_values``).
+    """
+
+    problems: list[str]
+    warnings: list[str]
 
 
 def parse_value(name: str, token: str) -> tuple[float, str | None]:
@@ -124,6 +160,31 @@ def _parse_info(path: Path, data: bytes, problems: list[str]) -> tuple[pd.DataFr
     return frame.astype({"house": "int64", "zipcode": "int64"}), len(lines)
 
 
+def implausible_values(frame: pd.DataFrame, info: Path) -> list[str]:
+    """Values that parse but are hard to believe: outliers (see the module) and fractional
+    bedrooms, one line each naming the line of ``info``, in line order."""
+    found: list[tuple[int, str]] = []
+    for name in OUTLIER_COLUMNS:
+        values = frame[name].to_numpy(dtype=np.float64)
+        logs = np.log1p(values)
+        distance = np.abs(logs - np.median(logs))
+        spread = 1.4826 * np.median(distance)
+        if spread == 0:  # most houses agree exactly: nothing to judge a value by
+            continue
+        median = float(np.median(values))
+        for row in np.flatnonzero(distance > OUTLIER_ROBUST_SDS * spread):
+            what = f"{name} {values[row]:,.6g} is far from the other houses' (median {median:,.6g})"
+            found.append((row, what))
+    bedrooms = frame["bedrooms"].to_numpy(dtype=np.float64)
+    for row in np.flatnonzero(bedrooms % 1 != 0):
+        found.append((row, f"bedrooms {bedrooms[row]:g} is not a whole number"))
+    houses = frame["house"].to_numpy()
+    return [
+        f"{info} line {houses[row]}: {what}; used as it is"
+        for row, what in sorted(found, key=lambda item: item[0])
+    ]
+
+
 def _scan(folder: Path, decode: bool) -> _Scan:
     """Read and check a folder; fingerprint it on the way (each file is read once)."""
     if not folder.is_dir():
@@ -138,13 +199,15 @@ def _scan(folder: Path, decode: bool) -> _Scan:
     problems: list[str] = []
     frame, count = _parse_info(info, data, problems)
     digest = hashlib.sha256(b"houses-tune dataset v1\0" + data)
+    names = None  # the folder's file names, listed at the first missing photo
     for house in range(1, count + 1):  # line n is house n, even where line n is bad
         for room in ROOMS:
             path = photo_path(folder, house, room)
             try:
                 photo = path.read_bytes()
             except FileNotFoundError:
-                problems.append(f"{path} (house {house}): photo missing")
+                names = os.listdir(folder) if names is None else names
+                problems.append(f"{path} (house {house}): {photo_missing(path, names)}")
                 continue
             except OSError as error:
                 problems.append(f"{path} (house {house}): cannot read: {error.strerror}")
@@ -159,21 +222,29 @@ def _scan(folder: Path, decode: bool) -> _Scan:
                     problem = "cannot be decoded as an image"
             if problem is not None:
                 problems.append(f"{path} (house {house}): {problem}")
-    return _Scan(frame, digest.hexdigest(), problems)
+    warnings = implausible_values(frame, info) if frame is not None else []
+    return _Scan(frame, digest.hexdigest(), problems, warnings)
 
 
-def validate_folder(folder: str | Path, decode: bool = True) -> list[str]:
-    """List every problem of a dataset folder (empty when it is valid).
+def check_folder(folder: str | Path, decode: bool = True) -> FolderCheck:
+    """Find every problem of a dataset folder, and its implausible values.
 
     Args:
         folder: Dataset folder.
         decode: Also decode every photo (slow on full-size photos); without it,
             photos are checked for JPEG structure and truncation only.
+    """
+    scan = _scan(Path(folder).expanduser().absolute(), decode)
+    return FolderCheck(scan.problems, scan.warnings)
+
+
+def validate_folder(folder: str | Path, decode: bool = True) -> list[str]:
+    """List every problem of a dataset folder (empty when it is valid; see ``check_folder``).
 
     Returns:
         One line per problem, each naming the file and the line or house.
     """
-    return _scan(Path(folder).expanduser().absolute(), decode).problems
+    return check_folder(folder, decode).problems
 
 
 def _summary(problems: list[str]) -> str:
@@ -220,4 +291,4 @@ def load_houses(folder: str | Path | None = None, min_zip_count: int = 25) -> Ho
             f"codes with at least {min_zip_count} houses; {MIN_HOUSES} are needed to split "
             "(lower --min-zip-count)"
         )
-    return Houses(folder, kept, len(frame), min_zip_count, scan.fingerprint)
+    return Houses(folder, kept, len(frame), min_zip_count, scan.fingerprint, tuple(scan.warnings))

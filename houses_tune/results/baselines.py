@@ -169,6 +169,7 @@ def tutorial_run(
     """Train a tutorial network (all hyperparameters fixed) on ``train_rows`` and predict
     ``test_rows``, or read that from the baseline cache."""
     from houses_tune.data.photos import cache_dir
+    from houses_tune.errors import WriteError
     from houses_tune.run import atomic_path
 
     path = (
@@ -192,7 +193,7 @@ def tutorial_run(
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as out:
             np.savez(out, prices=prices, trained_at=np.array(trained_at))
-    except OSError:
+    except (OSError, WriteError):
         pass  # an unwritable cache only costs the next export the training
     return TutorialRun(label, seed, prices, False, trained_at)
 

@@ -4,12 +4,17 @@ Houses come from a CSV with a header (``bedrooms,bathrooms,area,zipcode`` and an
 ``id`` column) or from a dataset folder (``HousesInfo.txt``: space separated, no header,
 house ids are line numbers). Photos are ``<id>_<room>.jpg`` and are read and resized by
 the data layer's ``read_photo``, exactly as for training.
+
+A number more than one training range beyond the range the model was trained on (area
+1e30 for a model trained on 800-4,000 square feet) gets a warning: the price of such a
+house is an extrapolation. A price that is not finite is an error.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +26,9 @@ from houses_tune.errors import DatasetError, PredictError
 NUMBERS = ("bedrooms", "bathrooms", "area", "zipcode")
 ID_COLUMNS = ("id", "house")
 HOUSES_INFO = "HousesInfo.txt"
+#: A value is far outside the training range [low, high] below low - w or above high + w,
+#: w = FAR_OUTSIDE * (high - low).
+FAR_OUTSIDE = 1.0
 
 
 @dataclass
@@ -39,6 +47,15 @@ class HouseTable:
     lines: list[int]
     images: Path | None = None
 
+    def where(self, row: int) -> str:
+        """Where row ``row`` is: ``houses.csv line 3 (house a17)``."""
+        house = self.frame["id"].iloc[row] if "id" in self.frame else None
+        return _where(self.source, self.lines[row], house)
+
+
+def _where(path: Path, line: int, house: str | None) -> str:
+    return f"{path} line {line}" + (f" (house {house})" if house is not None else "")
+
 
 @dataclass
 class Predictions:
@@ -47,10 +64,12 @@ class Predictions:
     Attributes:
         frame: the input columns plus ``predicted_price`` (dollars).
         unseen_zips: zip codes the model never saw (predicted with an all-zero one-hot).
+        far_outside: one line per value far outside the training range, naming the house.
     """
 
     frame: pd.DataFrame
     unseen_zips: list[int]
+    far_outside: list[str] = field(default_factory=list)
 
 
 def read_house_table(path: str | Path) -> HouseTable:
@@ -126,7 +145,7 @@ def _read_dataset_info(path: Path) -> HouseTable:
 def _parse_numbers(path: Path, rows: list, lines: list[int], ids: list[str] | None):
     values = []
     for index, (row, line) in enumerate(zip(rows, lines, strict=True)):
-        where = f"{path} line {line}" + (f" (house {ids[index]})" if ids else "")
+        where = _where(path, line, ids[index] if ids else None)
         parsed = []
         for name, token in zip(NUMBERS, row, strict=True):
             value, problem = parse_value(name, token)
@@ -147,7 +166,7 @@ def read_house_photos(table: HouseTable, folder: Path, tile: int) -> np.ndarray:
         PredictError: no id column, or a photo missing or unreadable (naming the house).
     """
     from houses_tune.data import ROOMS
-    from houses_tune.data.photos import photo_path, read_photo
+    from houses_tune.data.photos import photo_missing, photo_path, read_photo
 
     if "id" not in table.frame:
         raise PredictError(
@@ -159,7 +178,7 @@ def read_house_photos(table: HouseTable, folder: Path, tile: int) -> np.ndarray:
         for slot, room in enumerate(ROOMS):
             path = photo_path(folder, house, room)
             if not path.is_file():
-                raise PredictError(f"house {house}: photo missing: {path}")
+                raise PredictError(f"house {house}: {path}: {photo_missing(path)}")
             try:
                 photos[index, slot] = read_photo(path, tile, house)
             except DatasetError as error:
@@ -182,26 +201,13 @@ def predict_houses(
         Input rows with ``predicted_price``, and the zip codes the model never saw.
 
     Raises:
-        PredictError: bad model path, bad row, missing photo (one line naming the house).
+        PredictError: bad model path, bad row, missing photo, a price that is not finite
+            (one line naming the house).
     """
-    from houses_tune.results.serving import (
-        load_exported_model,
-        photo_tile,
-        raw_inputs,
-        zip_vocabulary,
-    )
+    from houses_tune.results.serving import photo_tile, raw_inputs, training_ranges, zip_vocabulary
 
-    model_path = Path(model_path).expanduser()
-    if model_path.is_dir():
-        model_path = model_path / "model.keras"
-    if not model_path.is_file():
-        raise PredictError(f"{model_path}: no such model file (expected an exported model.keras)")
+    model = _load_model(Path(model_path).expanduser())
     table = read_house_table(houses)
-    try:
-        model = load_exported_model(model_path)
-    except (ValueError, OSError, TypeError) as error:
-        reason = str(error).strip().splitlines()[0]  # Keras' messages run over many lines
-        raise PredictError(f"{model_path}: cannot load the model: {reason}") from None
 
     photos = None
     tile = photo_tile(model)
@@ -213,7 +219,70 @@ def predict_houses(
 
     known = set(zip_vocabulary(model))
     unseen = sorted(set(table.frame["zipcode"].tolist()) - known) if known else []
+    far = far_outside(table, training_ranges(model))
     prices = model.predict(raw_inputs(model, table.frame, photos), verbose=0).reshape(-1)
+    prices = prices.astype(np.float64)
+    _check_finite(table, prices, far)
     frame = table.frame.copy()
-    frame["predicted_price"] = np.round(prices.astype(np.float64), 2)
-    return Predictions(frame, unseen)
+    frame["predicted_price"] = np.round(prices, 2)
+    warnings = [f"{table.where(row)}: {far[row]}; its price is an extrapolation" for row in far]
+    return Predictions(frame, unseen, warnings)
+
+
+def _load_model(path: Path):
+    """The exported model at ``path`` (or in the export folder ``path``).
+
+    Raises:
+        PredictError: No such file, or a file that is not a Keras model.
+    """
+    from houses_tune.results.serving import load_exported_model
+
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise PredictError(f"{path}: no such model file (expected an exported model.keras)")
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise PredictError(
+            f"{path}: not a Keras model file (an exported model.keras is a zip archive)"
+        )
+    try:
+        return load_exported_model(path)
+    except (ValueError, OSError, TypeError, KeyError, zipfile.BadZipFile) as error:
+        reason = str(error).strip().splitlines()[0]  # Keras' messages run over many lines
+        raise PredictError(f"{path}: cannot load the model: {reason}") from None
+
+
+def far_outside(table: HouseTable, ranges: dict[str, tuple[float, float]]) -> dict[int, str]:
+    """Values far outside the range the model was trained on, by row (see ``FAR_OUTSIDE``).
+
+    Args:
+        table: The houses.
+        ranges: Column -> (low, high) the model was trained on (``training_ranges``).
+
+    Returns:
+        Row -> what is far outside, e.g. ``area 1e+30 is far outside the range the model
+        was trained on (800 to 3,998)``.
+    """
+    found: dict[int, list[str]] = {}
+    for name, (low, high) in ranges.items():
+        margin = FAR_OUTSIDE * (high - low)
+        values = table.frame[name].to_numpy(dtype=np.float64)
+        for row in np.flatnonzero((values < low - margin) | (values > high + margin)):
+            found.setdefault(int(row), []).append(
+                f"{name} {values[row]:,.6g} is far outside the range the model was trained "
+                f"on ({low:,.6g} to {high:,.6g})"
+            )
+    return {row: "; ".join(parts) for row, parts in found.items()}
+
+
+def _check_finite(table: HouseTable, prices: np.ndarray, far: dict[int, str]) -> None:
+    """Raise PredictError naming the first house whose price is not finite."""
+    bad = np.flatnonzero(~np.isfinite(prices))
+    if not len(bad):
+        return
+    row = int(bad[0])
+    why = f": {far[row]}" if row in far else ""
+    more = f" ({len(bad) - 1} more house(s) too)" if len(bad) > 1 else ""
+    raise PredictError(
+        f"{table.where(row)}: the predicted price is not finite ({prices[row]}){more}{why}"
+    )

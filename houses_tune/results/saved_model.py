@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from houses_tune.errors import ExportError
+from houses_tune.errors import WRITE_ERRNOS, ExportError, WriteError
 
 
 def export_saved_model(model, path: str | Path) -> None:
@@ -66,6 +66,7 @@ def write_saved_model(model_file: Path, out: Path, inputs: dict[str, np.ndarray]
     Runs here on TensorFlow, else in a TensorFlow-backend subprocess.
 
     Raises:
+        WriteError: The disk refused the files (TensorFlow's errors say so in words).
         ExportError: The subprocess failed (its last line is the reason).
     """
     import keras
@@ -73,7 +74,11 @@ def write_saved_model(model_file: Path, out: Path, inputs: dict[str, np.ndarray]
     if keras.config.backend() == "tensorflow":
         from houses_tune.results.serving import load_exported_model
 
-        export_saved_model(load_exported_model(model_file), out)
+        try:
+            export_saved_model(load_exported_model(model_file), out)
+        except Exception as error:
+            _raise_if_refused(out, str(error))
+            raise
         return saved_model_prices(out, inputs)
     with tempfile.TemporaryDirectory() as scratch:
         arrays, prices = Path(scratch) / "inputs.npz", Path(scratch) / "prices.npy"
@@ -91,8 +96,17 @@ def write_saved_model(model_file: Path, out: Path, inputs: dict[str, np.ndarray]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode:
             lines = [line for line in done.stderr.splitlines() if line.strip()]
-            raise ExportError(f"writing {out} failed: {lines[-1] if lines else done.returncode}")
+            last = lines[-1] if lines else str(done.returncode)
+            _raise_if_refused(out, last)
+            raise ExportError(f"writing {out} failed: {last}")
         return np.load(prices)
+
+
+def _raise_if_refused(out: Path, message: str) -> None:
+    """Raise ``WriteError`` if TensorFlow's ``message`` says the disk refused a write."""
+    for code in sorted(WRITE_ERRNOS):
+        if os.strerror(code).lower() in message.lower():
+            raise WriteError(out, os.strerror(code))
 
 
 def _main(model_file: str, out: str, arrays: str, prices: str) -> None:

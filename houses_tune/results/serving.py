@@ -20,6 +20,7 @@ safe_mode=True)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from houses_tune.data import ROOMS
 
 RAW_NUMBERS = ("bedrooms", "bathrooms", "area")
 ZIP_LOOKUP = "zip_lookup"
+#: Name prefix of the min-max ``Rescaling`` layer of each number (``scale_area``, ...).
+SCALE_PREFIX = "scale_"
 # A member predicting a price below one dollar (a max_scale network can go negative)
 # counts as one dollar in the log-space average.
 _MIN_PRICE = 1.0
@@ -159,7 +162,7 @@ def _features(inputs: dict, wanted: set[str], preprocessor) -> dict:
 
     def scaled(name, x):
         scale, offset = preprocessor.scale_and_offset(name)
-        return layers.Rescaling(scale, offset, name=f"scale_{name}")(x)
+        return layers.Rescaling(scale, offset, name=f"{SCALE_PREFIX}{name}")(x)
 
     if "zip" in wanted:
         lookup = layers.IntegerLookup(
@@ -219,6 +222,27 @@ def zip_vocabulary(model: keras.Model) -> list[int]:
     except ValueError:  # a photos-only model ignores zip codes
         return []
     return [int(z) for z in lookup.get_vocabulary(include_special_tokens=False)]
+
+
+def training_ranges(model: keras.Model) -> dict[str, tuple[float, float]]:
+    """The range of each raw number (bedrooms, bathrooms, area) a serving model was trained on.
+
+    Read back from its min-max ``Rescaling`` layers, which map the training minimum to 0 and
+    the maximum to 1 (the range of ``log_area`` is the area's, in logs). Numbers the model
+    does not use are left out.
+    """
+    ranges = {}
+    for name in (*RAW_NUMBERS, "log_area"):
+        try:
+            config = model.get_layer(f"{SCALE_PREFIX}{name}").get_config()
+        except ValueError:
+            continue
+        scale, offset = float(config["scale"]), float(config["offset"])
+        low, high = -offset / scale, (1.0 - offset) / scale
+        if name == "log_area":
+            name, low, high = "area", math.exp(low), math.exp(high)
+        ranges[name] = (low, high)
+    return ranges
 
 
 def serving_input_names(model: keras.Model) -> list[str]:

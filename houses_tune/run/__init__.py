@@ -5,7 +5,7 @@ workers read it back. run.json is written only by ``RunDir``. Nothing here impor
 or TensorFlow, so listing trials is instant.
 """
 
-from houses_tune.run.atomic import atomic_path, write_json_atomic
+from houses_tune.run.atomic import atomic_path, write_bytes_atomic, write_json_atomic
 from houses_tune.run.folder import RunDir, check_run_name
 from houses_tune.run.layout import (
     HISTORY_JSON,
@@ -37,5 +37,6 @@ __all__ = [
     "check_run_name",
     "fold_weights",
     "read_trial",
+    "write_bytes_atomic",
     "write_json_atomic",
 ]

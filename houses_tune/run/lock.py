@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
 
-from houses_tune.errors import SearchError
+from houses_tune.errors import SearchError, cannot_write
 from houses_tune.run.layout import LOCK_FILE
 
 
@@ -26,8 +27,12 @@ class RunLock:
 
         Raises:
             SearchError: Another process holds it.
+            WriteError: The lock file cannot be written (a full disk, a read-only folder).
         """
-        handle = open(self.path, "a+")  # kept open while the lock is held
+        try:
+            handle = open(self.path, "a+")  # kept open while the lock is held
+        except OSError as error:
+            raise cannot_write(self.path, error) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -35,10 +40,15 @@ class RunLock:
             owner = handle.read().strip()
             handle.close()
             raise _in_use(self.path.parent, owner) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+        except OSError as error:
+            with contextlib.suppress(OSError):  # its unwritten pid fails the flush again
+                handle.close()  # also drops the lock
+            raise cannot_write(self.path, error) from None
         self._handle = handle
         return self
 

@@ -20,7 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from houses_tune.objective import OBJECTIVE
-from houses_tune.run import HISTORY_JSON, atomic_path, fold_weights, write_json_atomic
+from houses_tune.run import (
+    HISTORY_JSON,
+    atomic_path,
+    fold_weights,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 
 
 def fold_seed(seed: int, fold: int) -> int:
@@ -308,6 +314,7 @@ class TrialFolds:
 
         Raises:
             keras_tuner.errors.FailedTrialError: A fold's loss became NaN or infinite.
+            WriteError: A checkpoint or history.json cannot be written (a full disk).
         """
         folder = self.tuner_dir / f"trial_{trial_id}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -342,8 +349,7 @@ class TrialFolds:
                     verbose=self.verbose,
                     reusable=reusable,
                 )
-                with atomic_path(fold_weights(folder, fold)) as path:
-                    model.save_weights(path)
+                write_bytes_atomic(fold_weights(folder, fold), _checkpoint(model))
                 results.append(result)
             scores = [r.score for r in results if r.score is not None]
             if not scores:
@@ -430,6 +436,13 @@ class _Counting(Listener):
 
     def time_is_up(self):
         return self.inner.time_is_up()
+
+
+def _checkpoint(model) -> bytes:
+    """The fold model's checkpoint file, made in memory (see ``weights_file_bytes``)."""
+    from houses_tune.tuner.internals import weights_file_bytes
+
+    return weights_file_bytes(model)
 
 
 def _failed(message: str):

@@ -1,19 +1,29 @@
 """Tuner construction in one place, so the search and distributed workers build the same tuner.
 
-The tuners are KerasTuner's own (Hyperband, RandomSearch, BayesianOptimization) with a
-small mixin: ``run_trial`` trains the trial's configuration on every fold (KerasTuner's
-documented way to change how a trial is evaluated) and returns the mean validation MAPE,
-and hooks report to a ``SearchMonitor`` (TensorBoard, progress, time budget, deferred
-Ctrl-C). The search loop, the oracles' algorithms and trial state are KerasTuner's.
+The tuner is KerasTuner's ``Tuner`` with the oracle of the plan (``HyperbandOracle``,
+``RandomSearchOracle`` or ``BayesianOptimizationOracle``: all that ``keras_tuner.Hyperband``
+and the others add to ``Tuner``) and a few hooks: ``run_trial`` trains the trial's
+configuration on every fold (KerasTuner's documented way to change how a trial is
+evaluated) and returns the mean validation MAPE, and the hooks report to a
+``SearchMonitor`` (TensorBoard, progress, time budget, deferred Ctrl-C). The search loop,
+the oracles' algorithms and trial state are KerasTuner's.
 
-Surviving kill -9: KerasTuner saves oracle.json when a trial starts and ends, and on reload
-puts the trial that was running back in the retry queue, so it is re-run. Three gaps are
-closed here: (1) its JSON files are written in place, so a kill during a write left them
-truncated: our oracles write them atomically; (2) a kill just after a trial ended but
-before oracle.json recorded it re-ran a finished trial: reload now keeps it as ended;
-(3) a kill during the first trial, before ``tuner0.json`` existed, made KerasTuner start
-the project over: the tuner is saved right after it is built. Also, KerasTuner stops on
-too many consecutive failures before saving the last failed trial: ours saves it.
+Surviving kill -9 and a full disk: KerasTuner saves oracle.json when a trial starts and
+ends, and on reload puts the trial that was running back in the retry queue, so it is
+re-run. Gaps closed here (``tests/tuner/test_search_faults.py`` shows each one):
+
+1. its JSON files are written in place, so a kill or a full disk during a write left them
+   torn: our oracles write them atomically (``internals.AtomicStateFiles``);
+2. a kill after a trial's trial.json recorded its end but before oracle.json did re-ran a
+   finished trial, and a kill after a new trial's trial.json but before oracle.json left
+   a trial that never ends: reload repairs both;
+3. a kill before ``tuner0.json`` existed (the first trial) made KerasTuner start the
+   project over, losing a first trial that had ended: the tuner is saved when built;
+4. a write that fails inside a trial (a full disk) would mark the trial failed for good:
+   it stops the search instead (``TrialWriteError``), and the resume re-runs the trial.
+
+Too many failed trials in a row stop the search with ``TooManyFailedTrials``, counted by
+the oracle after the trial that ended was saved (KerasTuner counts before it saves).
 """
 
 from __future__ import annotations
@@ -23,11 +33,12 @@ from typing import Any
 
 import keras_tuner
 
+from houses_tune.errors import TooManyFailedTrials, WriteError, last_line
 from houses_tune.objective import OBJECTIVE
-from houses_tune.run import write_json_atomic
 from houses_tune.training.folds import TrialFolds
 from houses_tune.tuner.budget import SearchPlan
-from houses_tune.tuner.internals import set_min_epochs
+from houses_tune.tuner.distributed.oracle import LostWorkerGuards
+from houses_tune.tuner.internals import AtomicStateFiles, retry_queue, set_min_epochs
 from houses_tune.tuner.monitor import SearchMonitor, TimeBudgetReached
 
 #: KerasTuner project name: the project lives in ``results/<run>/tuner/``.
@@ -35,43 +46,51 @@ PROJECT_NAME = "tuner"
 #: Stop the search after this many failed trials in a row (KerasTuner's default).
 MAX_CONSECUTIVE_FAILED_TRIALS = 3
 
+_ENDED = (
+    keras_tuner.engine.trial.TrialStatus.COMPLETED,
+    keras_tuner.engine.trial.TrialStatus.FAILED,
+)
 
-class _AtomicOracle:
-    """Oracle mixin: state files written atomically; reload repairs what a kill -9 leaves."""
 
-    def save(self) -> None:
-        write_json_atomic(Path(self._get_oracle_fname()), self.get_state())
+class TrialWriteError(WriteError, keras_tuner.errors.FatalError):
+    """A write into the run folder failed during a trial: KerasTuner stops the search
+    (a ``FatalError``) instead of recording the trial as failed, so a resume re-runs it."""
 
-    def _save_trial(self, trial) -> None:
-        path = Path(self._get_trial_dir(trial.trial_id)) / "trial.json"
-        write_json_atomic(path, trial.get_state())
+
+class _RunOracle(AtomicStateFiles):
+    """Oracle mixin: atomic state files, repairs after a kill, the count of failed trials.
+
+    Attributes:
+        failure_limit: Failed trials in a row that stop the search (None: never).
+    """
+
+    failure_limit: int | None = None
+
+    def update_trial(self, trial_id, metrics, step=0):
+        try:
+            return super().update_trial(trial_id, metrics, step=step)
+        except WriteError as error:  # KerasTuner calls it inside the trial: stop, not fail
+            raise TrialWriteError(error.path, error.reason) from None
 
     def end_trial(self, trial) -> None:
-        try:
-            super().end_trial(trial)
-        except RuntimeError:
-            # KerasTuner raises "consecutive failures" before saving the failed trial;
-            # save it so the run folder shows it as failed, not as still running.
-            self._save_trial(self.trials[trial.trial_id])
-            self.ongoing_trials = {
-                tuner_id: ongoing
-                for tuner_id, ongoing in self.ongoing_trials.items()
-                if ongoing.trial_id != trial.trial_id
-            }
-            self.save()
-            raise
+        super().end_trial(trial)
+        if self.failure_limit:
+            self.check_failures(self.failure_limit)
+
+    def check_failures(self, limit: int) -> None:
+        """Raise ``TooManyFailedTrials`` when the last ``limit`` trials to end all failed."""
+        last = [self.trials[trial_id] for trial_id in self.end_order[-limit:]]
+        if len(last) == limit and all(t.status == "FAILED" for t in last):
+            raise TooManyFailedTrials(limit, last_line(last[-1].message))
 
     def reload(self) -> None:
         super().reload()  # also moves the trials that were running to the retry queue
-        ended = (
-            keras_tuner.engine.trial.TrialStatus.COMPLETED,
-            keras_tuner.engine.trial.TrialStatus.FAILED,
-        )
-        for trial_id in list(self._retry_queue):
+        queue = retry_queue(self)
+        for trial_id in list(queue):
             trial = self.trials.get(trial_id)
-            if trial is not None and trial.status in ended:
+            if trial is not None and trial.status in _ENDED:
                 # It ended (trial.json says so) but oracle.json was not rewritten in time.
-                self._retry_queue.remove(trial_id)
+                queue.remove(trial_id)
                 if trial_id not in self.end_order:
                     self.end_order.append(trial_id)
         for trial_id, trial in list(self.trials.items()):
@@ -81,27 +100,24 @@ class _AtomicOracle:
                 del self.trials[trial_id]
 
 
-class _HyperbandOracle(_AtomicOracle, keras_tuner.oracles.HyperbandOracle):
+class _HyperbandOracle(_RunOracle, LostWorkerGuards, keras_tuner.oracles.HyperbandOracle):
     pass
 
 
-class _RandomSearchOracle(_AtomicOracle, keras_tuner.oracles.RandomSearchOracle):
+class _RandomSearchOracle(_RunOracle, LostWorkerGuards, keras_tuner.oracles.RandomSearchOracle):
     pass
 
 
-class _BayesianOptimizationOracle(_AtomicOracle, keras_tuner.oracles.BayesianOptimizationOracle):
+class _BayesianOracle(_RunOracle, LostWorkerGuards, keras_tuner.oracles.BayesianOptimizationOracle):
     pass
 
 
-class _Hooks:
-    """Mixin: trials train on every fold (``self.folds``) and report to ``self.monitor``."""
+class HousesTuner(keras_tuner.Tuner):
+    """KerasTuner's ``Tuner``: trials train on every fold (``self.folds``) and report to
+    ``self.monitor``."""
 
     monitor: SearchMonitor | None = None
     folds: TrialFolds | None = None
-
-    def __init__(self, oracle, hypermodel=None, **kwargs) -> None:
-        # The KerasTuner subclass would build its own oracle; ours saves atomically.
-        keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     def pre_create_trial(self) -> None:
         super().pre_create_trial()
@@ -115,13 +131,16 @@ class _Hooks:
         # Hyperband's documented trial values: the round's epochs, where it resumes, and
         # the trial it resumes from. Random and Bayesian search pass ``epochs`` to search().
         values = trial.hyperparameters.values
-        return self.folds.run(
-            trial.trial_id,
-            trial.hyperparameters,
-            epochs=int(values.get("tuner/epochs", kwargs.get("epochs", 1))),
-            initial_epoch=int(values.get("tuner/initial_epoch", 0)),
-            parent_id=values.get("tuner/trial_id"),
-        )
+        try:
+            return self.folds.run(
+                trial.trial_id,
+                trial.hyperparameters,
+                epochs=int(values.get("tuner/epochs", kwargs.get("epochs", 1))),
+                initial_epoch=int(values.get("tuner/initial_epoch", 0)),
+                parent_id=values.get("tuner/trial_id"),
+            )
+        except WriteError as error:
+            raise TrialWriteError(error.path, error.reason) from None
 
     def on_trial_begin(self, trial) -> None:
         super().on_trial_begin(trial)
@@ -129,25 +148,19 @@ class _Hooks:
             self.monitor.trial_begin(trial)
 
     def on_trial_end(self, trial) -> None:
+        # Ends the trial in the oracle and saves the oracle and tuner state, then reports
+        # it, also when the oracle stops the search after too many failures in a row. (A
+        # failed save is not reported: the trial did not end, a resume re-runs it.)
         try:
-            # Ends the trial in the oracle (which raises RuntimeError after too many
-            # consecutive failures) and saves the oracle and tuner state.
             super().on_trial_end(trial)
-        finally:
-            if self.monitor is not None:
-                self.monitor.trial_end(trial)
+        except TooManyFailedTrials:
+            self._report_end(trial)
+            raise
+        self._report_end(trial)
 
-
-class HousesHyperband(_Hooks, keras_tuner.Hyperband):
-    """``keras_tuner.Hyperband`` with houses-tune's hooks."""
-
-
-class HousesRandomSearch(_Hooks, keras_tuner.RandomSearch):
-    """``keras_tuner.RandomSearch`` with houses-tune's hooks."""
-
-
-class HousesBayesianOptimization(_Hooks, keras_tuner.BayesianOptimization):
-    """``keras_tuner.BayesianOptimization`` with houses-tune's hooks."""
+    def _report_end(self, trial) -> None:
+        if self.monitor is not None:
+            self.monitor.trial_end(trial)
 
 
 def build_tuner(
@@ -180,7 +193,7 @@ def build_tuner(
         objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
         seed=seed,
         max_retries_per_trial=0,
-        max_consecutive_failed_trials=max_consecutive_failed_trials,
+        max_consecutive_failed_trials=None,  # counted by _RunOracle, after the save
     )
     if plan.tuner == "hyperband":
         # iterations None -> KerasTuner iterates forever; the duration budget stops it.
@@ -191,14 +204,12 @@ def build_tuner(
             **common,
         )
         set_min_epochs(oracle, plan.min_epochs)
-        tuner_class = HousesHyperband
     elif plan.tuner == "random":
         oracle = _RandomSearchOracle(max_trials=plan.max_trials, **common)
-        tuner_class = HousesRandomSearch
     else:
-        oracle = _BayesianOptimizationOracle(max_trials=plan.max_trials, **common)
-        tuner_class = HousesBayesianOptimization
-    tuner = tuner_class(
+        oracle = _BayesianOracle(max_trials=plan.max_trials, **common)
+    oracle.failure_limit = max_consecutive_failed_trials
+    tuner = HousesTuner(
         oracle, hypermodel, directory=str(directory), project_name=PROJECT_NAME, **tuner_kwargs
     )
     tuner.monitor = monitor
@@ -207,10 +218,10 @@ def build_tuner(
     return tuner
 
 
-def space_hparams(tuner: keras_tuner.Tuner) -> dict[str, Any]:
+def space_hparams(tuner: keras_tuner.Tuner, plan: SearchPlan) -> dict[str, Any]:
     """Every hyperparameter of the tuner's space with its default (the HParams columns)."""
     values = {hp.name: hp.default for hp in tuner.oracle.get_space().space}
-    if isinstance(tuner, keras_tuner.Hyperband):
+    if plan.tuner == "hyperband":
         values.update(
             {
                 "tuner/epochs": 0,

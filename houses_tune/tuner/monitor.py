@@ -9,6 +9,7 @@ trial and writers or consoles cannot be copied.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -52,9 +53,9 @@ class SearchMonitor(Listener):
     best weights are kept) and the trial's remaining folds are skipped, so the trial ends
     normally with what it trained; then no new trial starts.
 
-    Ctrl-C: ``request_interrupt`` (the SIGINT handler during a search) only sets a flag;
-    ``KeyboardInterrupt`` is raised at the next batch end or before the next trial, never
-    in the middle of writing state. A second Ctrl-C raises at once.
+    Ctrl-C and SIGTERM: ``request_interrupt`` (their handler during a search) only sets a
+    flag; ``KeyboardInterrupt`` is raised at the next batch end or before the next trial,
+    never in the middle of writing state. A second signal raises at once.
     """
 
     def __init__(
@@ -74,13 +75,19 @@ class SearchMonitor(Listener):
         self.trials: dict[str, str] = {}  # trial id -> status, ended in this session
         self._initial_epoch = 0
         self.interrupt_requested = False
+        #: What asked to stop: ``Ctrl-C`` or ``SIGTERM``.
+        self.interrupted_by = "Ctrl-C"
 
     def request_interrupt(self, signum: int | None = None, frame: Any = None) -> None:
-        """SIGINT handler: stop at the next safe point (twice: stop now)."""
+        """SIGINT and SIGTERM handler: stop at the next safe point (twice: stop now)."""
         if self.interrupt_requested:
             raise KeyboardInterrupt
         self.interrupt_requested = True
-        sys.stderr.write("\nStopping after this batch (Ctrl-C again to stop at once)...\n")
+        if signum == signal.SIGTERM:
+            self.interrupted_by = "SIGTERM"
+            sys.stderr.write("\nSIGTERM: stopping after this batch...\n")
+        else:
+            sys.stderr.write("\nStopping after this batch (Ctrl-C again to stop at once)...\n")
 
     def check_interrupt(self) -> None:
         """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed (called at safe points)."""

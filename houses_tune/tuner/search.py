@@ -5,10 +5,11 @@ Order of work, so that bad input writes nothing and nothing finished is ever los
 1. load the dataset and the space, make or reload the splits (errors leave no trace);
 2. lock the run folder, write run.json (status ``running``) and splits.json;
 3. load the data once, build the hypermodel and the KerasTuner tuner, ``tuner.search``;
-4. record the outcome in run.json: ``finished``, ``interrupted`` (Ctrl-C) or ``failed``.
+4. record the outcome in run.json: ``finished``, ``interrupted`` (Ctrl-C, SIGTERM) or
+   ``failed``.
 
-KerasTuner saves the oracle when a trial is created and when it ends. After Ctrl-C or
-kill -9 the reloaded oracle puts the trial that was running back in its retry queue, so
+KerasTuner saves the oracle when a trial is created and when it ends. After Ctrl-C,
+SIGTERM or kill -9 the reloaded oracle puts the trial that was running back in its retry queue, so
 ``--resume`` re-runs it (all its folds) from scratch and keeps every trial that had ended.
 """
 
@@ -26,8 +27,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from houses_tune.errors import SearchError
-from houses_tune.run import LOCK_FILE, SPACE_YAML, RunDir, RunLock
+from houses_tune.errors import (
+    WRITE_ERRNOS,
+    SearchError,
+    TooManyFailedTrials,
+    WriteError,
+    cannot_write,
+)
+from houses_tune.run import LOCK_FILE, SPACE_YAML, RunDir, RunLock, write_bytes_atomic
 from houses_tune.tuner.budget import SearchPlan
 from houses_tune.tuner.job import SearchJob
 
@@ -92,6 +99,8 @@ def run_search(job: SearchJob, devices=None, console: Console | None = None) -> 
 
     Raises:
         SearchError: Run folder in use, dataset changed, too many failed trials.
+        WriteError: The run folder cannot be written (a full disk, a read-only folder): a
+            new run leaves nothing behind; a started one is interrupted and can resume.
         DatasetError, SpaceError: The dataset or the space is unusable.
     """
     if job.settings.dry_run:
@@ -103,6 +112,9 @@ def run_search(job: SearchJob, devices=None, console: Console | None = None) -> 
     # Everything that can fail on bad input happens before anything is written.
     space = load_space(settings.space)
     houses = load_houses(settings.dataset, min_zip_count=settings.min_zip_count)
+    console = console or Console(stderr=True)
+    for warning in houses.warnings:
+        console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
     if job.resumed is not None:
         expected = job.resumed.settings.get("dataset", {}).get("fingerprint")
         if expected and expected != houses.fingerprint:
@@ -124,8 +136,7 @@ def run_search(job: SearchJob, devices=None, console: Console | None = None) -> 
             f"{settings.folds}"
         )
 
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = RunLock(folder).acquire()
+    lock, created = _lock_run_folder(folder)
     try:
         if settings.overwrite:
             for child in folder.iterdir():
@@ -133,10 +144,37 @@ def run_search(job: SearchJob, devices=None, console: Console | None = None) -> 
                     shutil.rmtree(child)
                 elif child.name != LOCK_FILE:
                     child.unlink()
-        run = _start_session(job, space, houses, splits, devices)
-        return _search(job, run, space, houses, splits, devices, console or Console(stderr=True))
+        try:
+            run = _start_session(job, space, houses, splits, devices)
+        except WriteError:
+            if job.resumed is None:  # a new run that could not start leaves nothing behind
+                lock.release()
+                shutil.rmtree(created or folder, ignore_errors=True)
+            raise
+        return _search(job, run, space, houses, splits, devices, console)
     finally:
         lock.release()
+
+
+def _lock_run_folder(folder: Path) -> tuple[RunLock, Path | None]:
+    """Make (if needed) and lock the run folder.
+
+    Returns:
+        The lock and the outermost folder this call made (None if ``folder`` existed).
+
+    Raises:
+        WriteError: The folder or its lock cannot be written; what was made is removed.
+    """
+    created = next((p for p in (*reversed(folder.parents), folder) if not p.exists()), None)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return RunLock(folder).acquire(), created
+    except (OSError, WriteError) as error:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        if isinstance(error, WriteError):
+            raise
+        raise cannot_write(folder, error) from None
 
 
 def _start_session(job: SearchJob, space, houses, splits, devices) -> RunDir:
@@ -159,7 +197,8 @@ def _start_session(job: SearchJob, space, houses, splits, devices) -> RunDir:
     if Path(settings.space).is_file():  # keep the run self-contained, the space's name included
         import yaml
 
-        (job.folder / SPACE_YAML).write_text(yaml.safe_dump(space.to_dict(), sort_keys=False))
+        text = yaml.safe_dump(space.to_dict(), sort_keys=False)
+        write_bytes_atomic(job.folder / SPACE_YAML, text.encode())
         space_ref = str(Path(settings.space).resolve())
     info = {
         "name": job.name,
@@ -184,12 +223,12 @@ def _start_session(job: SearchJob, space, houses, splits, devices) -> RunDir:
 def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console) -> SearchOutcome:
     """Load the data once, build the tuner, search, and record the outcome."""
     import keras
-    from keras_tuner.src import config as keras_tuner_config
 
     from houses_tune.data import ModelData
     from houses_tune.search_spaces import HousesHyperModel
     from houses_tune.training.folds import TrialFolds
     from houses_tune.tuner.build import build_tuner, space_hparams
+    from houses_tune.tuner.internals import show_trial_tracebacks
     from houses_tune.tuner.monitor import SearchMonitor, TimeBudgetReached
     from houses_tune.tuner.progress import SearchProgress
     from houses_tune.tuner.tensorboard import TensorBoardLogger
@@ -211,7 +250,7 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
         # TensorFlow's retracing warnings are noise here: every trial is a new model.
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
     # KerasTuner prints the traceback of every failed trial; trials.json keeps it anyway.
-    keras_tuner_config.DEBUG = settings.verbose
+    show_trial_tracebacks(settings.verbose)
     keras.utils.set_random_seed(settings.seed)
     # Once per search: preprocessing fitted on the search rows; photos decoded when needed.
     data = ModelData(houses, splits.search)
@@ -236,9 +275,9 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
         listener=monitor,
         verbose=2 if settings.verbose else 0,
     )
-    status, message = "finished", None
+    status, message, write_error = "finished", None, None
     # KerasTuner and Keras print to stdout; stdout is for results, so send them to stderr.
-    with contextlib.redirect_stdout(sys.stderr), _deferred_ctrl_c(monitor):
+    with contextlib.redirect_stdout(sys.stderr), _deferred_interrupts(monitor):
         try:
             tuner = build_tuner(
                 plan,
@@ -251,7 +290,7 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
                 **settings.tuner_kwargs,
             )
             monitor.tensorboard = TensorBoardLogger(
-                run.tensorboard_dir, space_hparams(tuner), trials_before, best_before
+                run.tensorboard_dir, space_hparams(tuner, plan), trials_before, best_before
             )
             if seconds_left is not None and seconds_left <= 0:
                 raise TimeBudgetReached
@@ -279,21 +318,29 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
         except TimeBudgetReached:
             message = f"time budget {plan.budget.text} reached"
         except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted by Ctrl-C"
-        except RuntimeError as error:
-            if "consecutive failures" not in str(error):
+            status, message = "interrupted", f"interrupted by {monitor.interrupted_by}"
+        except TooManyFailedTrials as error:
+            status, message = "failed", error.format_message()
+        except (WriteError, OSError) as error:
+            write_error = _as_write_error(error, run.path)
+            if write_error is None:
                 status, message = "failed", f"{type(error).__name__}: {error}"
                 raise
-            status = "failed"
-            message = _failures_message(str(error), settings.max_failures)
+            # Nothing ended is lost and the trial being trained was not recorded as
+            # failed: the run is interrupted, and a resume re-runs that trial.
+            status, message = "interrupted", write_error.format_message()
         except BaseException as error:
             status, message = "failed", f"{type(error).__name__}: {error}"
             raise
         finally:
             progress.stop()
-            monitor.close()
             elapsed = time.monotonic() - started
-            run.finish_session(status, message, elapsed)
+            session_error = _end_session(run, monitor, status, message, elapsed)
+            write_error = write_error or session_error
+
+    if write_error is not None:
+        resume = f"; run {job.name} is interrupted: make room, then: {job.resume_command()}"
+        raise cannot_write(write_error.path, write_error, resume)
 
     trials, completed, epochs, best, best_id = _tally(run)
     outcome = SearchOutcome(
@@ -316,16 +363,20 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
 
 
 @contextlib.contextmanager
-def _deferred_ctrl_c(monitor):
-    """During the search, Ctrl-C asks the monitor to stop at a safe point."""
+def _deferred_interrupts(monitor):
+    """During the search, Ctrl-C and SIGTERM ask the monitor to stop at a safe point."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, monitor.request_interrupt)
+    previous = {
+        signum: signal.signal(signum, monitor.request_interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _short_of_plan(run: RunDir, plan: SearchPlan) -> str | None:
@@ -342,10 +393,23 @@ def _short_of_plan(run: RunDir, plan: SearchPlan) -> str | None:
     return f"KerasTuner stopped after {len(records)} of {plan.trials} planned trials ({why})"
 
 
-def _failures_message(error: str, limit: int) -> str:
-    """One line from KerasTuner's 'consecutive failures' error (which ends in a traceback)."""
-    from houses_tune.errors import last_line
+def _as_write_error(error: OSError | WriteError, run_path: Path) -> WriteError | None:
+    """The ``WriteError`` of a failed write (KerasTuner's own writes raise ``OSError``), or
+    None for an ``OSError`` that is not about writing."""
+    if isinstance(error, WriteError):
+        return error
+    if error.errno not in WRITE_ERRNOS:
+        return None
+    return cannot_write(error.filename or run_path, error)
 
-    lines = [line for line in error.splitlines() if line.strip()]
-    last = last_line(error) if len(lines) > 1 else None
-    return f"search stopped: {limit} trials failed in a row" + (f" (last: {last})" if last else "")
+
+def _end_session(run: RunDir, monitor, status: str, message: str | None, elapsed: float):
+    """Close the logs and record the session in run.json; return (not raise) the first
+    write that fails, so that the error that ended the search is the one reported."""
+    failed = None
+    for step in (monitor.close, lambda: run.finish_session(status, message, elapsed)):
+        try:
+            step()
+        except WriteError as error:
+            failed = failed or error
+    return failed

@@ -11,17 +11,28 @@ Layout under ``results/<run>/tensorboard/``:
 - root: the HParams experiment (every hyperparameter of the space and the metrics), and the
   run-level series ``search/best_val_price_mape`` (best so far) and
   ``search/trial_val_price_mape`` against the trial number.
+
+Events are written in the search's own thread (``_EventFile``), not by tensorboardX's
+``SummaryWriter``, whose background thread dies with a traceback when a write fails (a
+full disk) and whose queue then blocks the search for good.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import struct
+import time
 from pathlib import Path
 from typing import Any
 
+from houses_tune.errors import WriteError, cannot_write
 from houses_tune.objective import OBJECTIVE
 
 STD_TAG = f"{OBJECTIVE}_std"
+#: Events reach the disk (and a live TensorBoard) at least this often, and at trial ends.
+FLUSH_S = 5.0
 BEST_SO_FAR_TAG = f"search/best_{OBJECTIVE}"
 TRIAL_SCORE_TAG = f"search/trial_{OBJECTIVE}"
 
@@ -52,6 +63,68 @@ def _failed_session_end():
     )
 
 
+class _EventFile:
+    """One TensorBoard event file in ``folder``, named as ``SummaryWriter`` names them.
+
+    Raises:
+        WriteError: From any method, when the file cannot be written.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+
+        self.folder = Path(folder)
+        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"
+        with self._writing():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.folder / name, "ab")
+        self._flushed = time.monotonic()
+        self._write(Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def add(self, summary, step: int | None = None) -> None:
+        """Write one summary (at ``step``); flush if the last flush is ``FLUSH_S`` old."""
+        from tensorboardX.proto.event_pb2 import Event
+
+        event = Event(summary=summary, wall_time=time.time())
+        if step is not None:
+            event.step = int(step)
+        self._write(event)
+        if time.monotonic() - self._flushed > FLUSH_S:
+            self.flush()
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        from tensorboardX.summary import scalar
+
+        self.add(scalar(tag, float(value)), step)
+
+    def flush(self) -> None:
+        with self._writing():
+            self._file.flush()
+        self._flushed = time.monotonic()
+
+    def close(self) -> None:
+        """Flush and close the file (closed even when the flush fails; again: no-op)."""
+        with self._writing():
+            self._file.close()
+
+    def _write(self, event) -> None:
+        # TFRecord framing, as tensorboardX's RecordWriter writes it.
+        from tensorboardX.record_writer import masked_crc32c
+
+        data = event.SerializeToString()
+        header = struct.pack("Q", len(data))
+        record = header + struct.pack("I", masked_crc32c(header)) + data
+        with self._writing():
+            self._file.write(record + struct.pack("I", masked_crc32c(data)))
+
+    @contextlib.contextmanager
+    def _writing(self):
+        try:
+            yield
+        except OSError as error:
+            raise cannot_write(self.folder, error) from None
+
+
 class TensorBoardLogger:
     """Writes the TensorBoard logs of one search session.
 
@@ -73,21 +146,19 @@ class TensorBoardLogger:
         best_so_far: float | None = None,
         run_series: bool = True,
     ) -> None:
-        from tensorboardX import SummaryWriter
         from tensorboardX.summary import hparams as hparams_summaries
 
         self.logdir = Path(logdir)
-        self.logdir.mkdir(parents=True, exist_ok=True)
         self.trials_done = trials_done
         self.best_so_far = best_so_far
         self.run_series = run_series
-        self._root = SummaryWriter(str(self.logdir), flush_secs=5)
-        self._session = None
-        self._folds: dict[tuple[int, str], Any] = {}
+        self._session: _EventFile | None = None
+        self._folds: dict[tuple[int, str], _EventFile] = {}
         self._trial_id: str | None = None
+        self._root = _EventFile(self.logdir)
         values = {name: _hparam_value(v) for name, v in sorted(hparams.items())}
         experiment, _, _ = hparams_summaries(values, {OBJECTIVE: None, STD_TAG: None})
-        self._root.file_writer.add_summary(experiment)
+        self._root.add(experiment)
         self._root.flush()
 
     def trial_begin(self, trial_id: str, hparams: dict[str, Any]) -> None:
@@ -96,7 +167,6 @@ class TensorBoardLogger:
         A trial that is run again (its search was killed) starts from scratch, so its
         stale logs are removed first.
         """
-        from tensorboardX import SummaryWriter
         from tensorboardX.summary import hparams as hparams_summaries
 
         folder = self.logdir / trial_id
@@ -104,17 +174,16 @@ class TensorBoardLogger:
             shutil.rmtree(folder)
         self._close_trial()
         self._trial_id = trial_id
-        self._session = SummaryWriter(str(folder), flush_secs=5)
+        self._session = _EventFile(folder)
         values = {name: _hparam_value(v) for name, v in hparams.items()}
         _, start, _ = hparams_summaries(values, {})
-        self._session.file_writer.add_summary(start)
+        self._session.add(start)
+        self._session.flush()  # a full disk shows before the trial trains
 
     def epoch_end(self, fold: int, epoch: int, logs: dict[str, Any]) -> None:
         """Write one epoch of a fold model: ``val_x`` to validation/epoch_x, ``x`` to train/."""
         if self._trial_id is None:
             return
-        from tensorboardX import SummaryWriter
-
         for key, value in logs.items():
             try:
                 value = float(value)
@@ -123,7 +192,7 @@ class TensorBoardLogger:
             part, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
             if (fold, part) not in self._folds:
                 folder = self.logdir / self._trial_id / f"fold_{fold}" / part
-                self._folds[fold, part] = SummaryWriter(str(folder), flush_secs=5)
+                self._folds[fold, part] = _EventFile(folder)
             self._folds[fold, part].add_scalar(f"epoch_{name}", value, epoch + 1)
 
     def trial_end(self, trial_id: str, score: float | None, std: float | None, step: int) -> None:
@@ -144,7 +213,7 @@ class TensorBoardLogger:
                 _, _, end = hparams_summaries({}, {})
             else:
                 end = _failed_session_end()
-            self._session.file_writer.add_summary(end)
+            self._session.add(end)
         self._close_trial()
         if not self.run_series:
             return
@@ -158,12 +227,25 @@ class TensorBoardLogger:
         self._root.flush()
 
     def _close_trial(self) -> None:
-        for writer in [self._session, *self._folds.values()]:
-            if writer is not None:
-                writer.close()
+        writers = [w for w in (self._session, *self._folds.values()) if w is not None]
         self._session, self._folds, self._trial_id = None, {}, None
+        _close_all(writers)
 
     def close(self) -> None:
         """Close every writer (also after Ctrl-C in the middle of a trial)."""
-        self._close_trial()
-        self._root.close()
+        writers = [w for w in (self._session, *self._folds.values(), self._root) if w is not None]
+        self._session, self._folds, self._trial_id = None, {}, None
+        _close_all(writers)
+
+
+def _close_all(writers: list[_EventFile]) -> None:
+    """Close every writer, even when one fails (a file left open would fail again, noisily,
+    when Python frees it); then raise the first failure."""
+    failures = []
+    for writer in writers:
+        try:
+            writer.close()
+        except WriteError as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]

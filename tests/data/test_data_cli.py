@@ -69,6 +69,19 @@ def test_validate(capsys, tiny_dataset):
     assert err.splitlines()[-1] == f"Error: {tiny_dataset}: 2 problem(s) found"
 
 
+def test_validate_lists_implausible_values_as_warnings_and_passes(capsys, tiny_dataset):
+    info = tiny_dataset / "HousesInfo.txt"
+    lines = info.read_text().splitlines()
+    lines[3] = "1.5 2 1500 11111 300000"
+    info.write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, "data", "validate", str(tiny_dataset))
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"warning: {info} line 4: bedrooms 1.5 is not a whole number; used as it is",
+        f"{tiny_dataset}: valid (1 warning(s))",
+    ]
+
+
 # --- download, against a local HTTP server -------------------------------------------------
 
 

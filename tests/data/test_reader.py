@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from houses_tune.data import ROOMS, load_houses, validate_folder
+from houses_tune.data import ROOMS, check_folder, load_houses, validate_folder
 from houses_tune.data.photos import cache_dir
 from houses_tune.errors import DatasetError
 
@@ -144,3 +144,35 @@ def test_missing_folder_and_bad_filter(tmp_path):
         load_houses(tmp_path / "nope")
     with pytest.raises(DatasetError, match="min_zip_count"):
         load_houses(tmp_path, min_zip_count=-1)
+
+
+def test_implausible_values_are_warnings_naming_the_line_and_the_data_is_used(tiny_dataset):
+    info = tiny_dataset / "HousesInfo.txt"
+    _replace_line(tiny_dataset, 5, "3 2 1500 11111 1000000000000")
+    _replace_line(tiny_dataset, 9, "2.5 2 1500 11111 300000")
+    _replace_line(tiny_dataset, 12, "3 2 15000000 22222 300000")
+    houses = load_houses(tiny_dataset, min_zip_count=0)
+    median_price = houses.frame["price"].median()
+    assert houses.warnings == (
+        f"{info} line 5: price 1e+12 is far from the other houses' (median "
+        f"{median_price:,.6g}); used as it is",
+        f"{info} line 9: bedrooms 2.5 is not a whole number; used as it is",
+        f"{info} line 12: area 1.5e+07 is far from the other houses' (median "
+        f"{houses.frame['area'].median():,.6g}); used as it is",
+    )
+    assert len(houses) == 40 and houses.frame["price"].max() == 1e12
+    assert check_folder(tiny_dataset).warnings == list(houses.warnings)
+
+
+def test_no_house_of_the_original_dataset_counts_as_implausible():
+    assert load_houses(min_zip_count=0).warnings == ()
+
+
+def test_a_photo_whose_name_differs_in_case_gets_a_hint(tiny_dataset):
+    (tiny_dataset / "7_kitchen.jpg").rename(tiny_dataset / "7_kitchen.JPG")
+    with pytest.raises(DatasetError) as caught:
+        load_houses(tiny_dataset, min_zip_count=0)
+    assert caught.value.format_message() == (
+        f"{tiny_dataset / '7_kitchen.jpg'} (house 7): photo missing (found 7_kitchen.JPG: "
+        "photo names are case-sensitive; rename it to 7_kitchen.jpg)"
+    )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -281,6 +284,67 @@ def test_interrupted_export_leaves_no_partial_folder(run, exported, tmp_path, mo
     after = {p.relative_to(best): p.read_bytes() for p in best.rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in run.iterdir() if p.name.startswith(".best")] == []
+
+
+def _export_process(run: Path, out: Path, preexec_fn, saved_model: bool = False):
+    saved = "--saved-model" if saved_model else "--no-saved-model"
+    command = [sys.executable, "-m", "houses_tune", "export", str(run), "--out", str(out),
+               "--no-baselines", saved]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                          preexec_fn=preexec_fn)  # fmt: skip
+
+
+def _one_error_line(err: str) -> str:
+    assert "Traceback" not in err and "Segmentation" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_export(run, tmp_path, file_size_limit):
+    out = tmp_path / "best"
+    done = _export_process(run, out, file_size_limit(16 * 1024))  # model.keras is larger
+
+    assert done.returncode == 2, done.stderr
+    assert _one_error_line(done.stderr) == (
+        f"Error: cannot write {out}: File too large (nothing was written)"
+    )
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
+
+
+def test_a_full_disk_while_the_saved_model_is_written_is_one_line(
+    run, exported, tmp_path, file_size_limit
+):
+    # A file size limit that model.keras fits in and the SavedModel's variables do not.
+    _, best = exported
+    model = (best / "model.keras").stat().st_size
+    variables = max(p.stat().st_size for p in (best / "saved_model" / "variables").iterdir())
+    assert model < variables
+    out = tmp_path / "best"
+    done = _export_process(run, out, file_size_limit((model + variables) // 2), saved_model=True)
+
+    assert done.returncode == 2, done.stderr
+    assert _one_error_line(done.stderr) == (
+        f"Error: cannot write {out}: File too large (nothing was written)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_folder_is_one_line_and_leaves_nothing(run, tmp_path, plain_user):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        done = _export_process(run, folder / "best", plain_user)
+    finally:
+        folder.chmod(0o755)
+
+    assert done.returncode == 2, done.stderr
+    assert _one_error_line(done.stderr) == (
+        f"Error: cannot write {folder / 'best'}: Permission denied"
+    )
+    assert list(folder.iterdir()) == []
 
 
 def test_a_run_whose_search_still_runs_is_refused_unless_allowed(run, tmp_path):

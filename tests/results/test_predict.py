@@ -60,8 +60,26 @@ def test_missing_photo_is_one_line_naming_the_house(photo_model, tiny_dataset, t
         capsys, "predict", photo_model[0], "--houses", houses, "--images", tiny_dataset
     )
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("Error: house 77: photo missing")
+    assert err == f"Error: house 77: {tiny_dataset / '77_bathroom.jpg'}: photo missing\n"
     assert out == ""
+
+
+def test_a_photo_whose_name_differs_in_case_gets_a_hint(photo_model, tmp_path, capsys):
+    import shutil
+
+    images = tmp_path / "photos"
+    shutil.copytree(photo_model[2].houses.folder, images)
+    (images / "1_frontal.jpg").rename(images / "1_frontal.JPG")
+    houses = tmp_path / "new.csv"
+    houses.write_text("id,bedrooms,bathrooms,area,zipcode\n1,3,2,1500,11111\n")
+    code, out, err = run_cli(
+        capsys, "predict", photo_model[0], "--houses", houses, "--images", images
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Error: house 1: {images / '1_frontal.jpg'}: photo missing (found 1_frontal.JPG: "
+        "photo names are case-sensitive; rename it to 1_frontal.jpg)\n"
+    )
 
 
 def test_bad_row_is_one_line_naming_the_house(photo_model, tiny_dataset, tmp_path, capsys):
@@ -169,3 +187,73 @@ def test_header_only_csv_and_unwritable_out_are_one_line_errors(
     )
     assert (code, out, err.count("\n")) == (2, "", 1)
     assert err.startswith(f"Error: {tmp_path / 'no' / 'x.csv'}: cannot write")
+
+
+@pytest.fixture
+def log_price_model(tmp_path, tiny_dataset, trained_model):
+    """An attribute model on the raw area with a log-price target: a huge area makes its
+    ln(price) huge, so its price overflows to infinity."""
+    from houses_tune.data import ModelData, load_houses
+    from houses_tune.results.serving import build_serving_model
+
+    houses = load_houses(tiny_dataset, min_zip_count=0)
+    data = ModelData(houses, np.arange(len(houses)))
+    network = trained_model(data.n_zips, None)
+    model = build_serving_model([(network, data.transform("log"))], data.preprocessor)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    return path, houses.frame
+
+
+def test_training_ranges_are_read_back_from_the_scaling_layers(log_price_model):
+    from houses_tune.results.serving import load_exported_model, training_ranges
+
+    path, frame = log_price_model
+    ranges = training_ranges(load_exported_model(path))
+    for name in ("bedrooms", "bathrooms", "area"):
+        assert ranges[name] == pytest.approx((frame[name].min(), frame[name].max()), rel=1e-5)
+
+
+def test_a_value_far_outside_the_training_range_warns_naming_the_house_and_column(
+    tmp_path, log_price_model, capsys
+):
+    path, frame = log_price_model
+    low, high = frame["area"].min(), frame["area"].max()
+    houses = tmp_path / "new.csv"
+    near, far = high + 0.5 * (high - low), high + 3 * (high - low)
+    houses.write_text(
+        f"id,bedrooms,bathrooms,area,zipcode\na1,3,2,{near:.0f},11111\na2,3,2,{far:.0f},11111\n"
+    )
+    code, out, err = run_cli(capsys, "predict", path, "--houses", houses)
+    assert code == 0, err
+    assert err == (
+        f"warning: {houses} line 3 (house a2): area {far:,.6g} is far outside the range the "
+        f"model was trained on ({low:,.6g} to {high:,.6g}); its price is an extrapolation\n"
+    )
+    assert len(pd.read_csv(io.StringIO(out))) == 2  # both houses are still predicted
+
+
+def test_a_price_that_is_not_finite_is_an_error_naming_the_house(tmp_path, log_price_model, capsys):
+    from houses_tune.results.serving import load_exported_model, training_ranges
+
+    path, _ = log_price_model
+    houses = tmp_path / "new.csv"
+    houses.write_text("id,bedrooms,bathrooms,area,zipcode\na1,3,2,1500,11111\na2,3,2,1e30,11111\n")
+    out_file = tmp_path / "prices.csv"
+    code, out, err = run_cli(capsys, "predict", path, "--houses", houses, "--out", out_file)
+    assert code == 2 and out == "" and not out_file.exists()
+    low, high = training_ranges(load_exported_model(path))["area"]
+    assert err == (
+        f"Error: {houses} line 3 (house a2): the predicted price is not finite (inf): area "
+        f"1e+30 is far outside the range the model was trained on ({low:,.6g} to {high:,.6g})\n"
+    )
+
+
+def test_a_file_that_is_not_a_keras_model_says_so(tmp_path, tiny_dataset, capsys):
+    model = tmp_path / "model.keras"
+    model.write_text("not a model\n")
+    code, out, err = run_cli(capsys, "predict", model, "--houses", tiny_dataset)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Error: {model}: not a Keras model file (an exported model.keras is a zip archive)\n"
+    )

@@ -1,5 +1,10 @@
-"""Fixtures for the search tests: a tiny dataset, a tiny pinned space, settings for run_search."""
+"""Fixtures for the search tests: a tiny dataset, a tiny pinned space, settings for run_search,
+searches in real processes."""
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +71,57 @@ def search():
         return run_search(prepare_search(settings))
 
     return plan_and_run
+
+
+@pytest.fixture
+def search_process(file_size_limit):
+    """``search_process(settings, *args, file_size_limit=None, fault=None, preexec_fn=None)
+    -> Popen``: ``python -m houses_tune search`` with ``settings`` (dataset, space, budget,
+    folds, run, results folder) and ``args`` in a real process; text stdout and stderr are
+    piped. ``fault`` is ``(FAULT, TAIL, KEY=VALUE)`` for ``faulty_search.py``, which then
+    runs the search."""
+    limit_file_size = file_size_limit
+
+    def start(
+        settings,
+        *args: str,
+        file_size_limit: int | None = None,
+        fault: tuple | None = None,
+        preexec_fn=None,
+    ) -> subprocess.Popen:
+        runner = ["-m", "houses_tune"]
+        if fault is not None:
+            runner = [str(Path(__file__).with_name("faulty_search.py")), *fault]
+        command = [
+            sys.executable, *runner, "search", "--dataset", str(settings.dataset),
+            "--space", settings.space, "--budget", settings.budget.text,
+            "--folds", str(settings.folds), "--min-epochs", str(settings.min_epochs),
+            "--min-zip-count", str(settings.min_zip_count), "--run", settings.run,
+            "--results-dir", str(settings.results_dir), *args,
+        ]  # fmt: skip
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
+        if file_size_limit is not None:
+            preexec_fn = limit_file_size(file_size_limit)
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=preexec_fn,
+        )  # fmt: skip
+
+    return start
+
+
+@pytest.fixture
+def wait_for():
+    """``wait_for(path, process, timeout=180)``: poll until ``path`` exists while ``process``
+    runs (fails if it ends first or takes too long)."""
+
+    def wait(path: Path, process: subprocess.Popen, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if process.poll() is not None:
+                ended = process.stderr.read()
+                raise AssertionError(f"the search ended before {path} existed: {ended}")
+            assert time.monotonic() < deadline, f"no {path} after {timeout} s"
+            time.sleep(0.02)
+
+    return wait

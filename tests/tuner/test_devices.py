@@ -73,7 +73,7 @@ def test_each_local_worker_gets_its_own_card():
 
 
 def test_local_workers_get_their_card_and_device(tmp_path):
-    from houses_tune.tuner.distributed import local_workers
+    from houses_tune.tuner.distributed.local import local_workers
 
     workers = local_workers(tmp_path, "127.0.0.1:9", 2, "gpu", ["0", "1"])
     assert [w.env["CUDA_VISIBLE_DEVICES"] for w in workers] == ["0", "1"]

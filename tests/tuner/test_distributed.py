@@ -18,15 +18,16 @@ from pathlib import Path
 import pytest
 
 from houses_tune.errors import SearchError
-from houses_tune.tuner import distributed
-from houses_tune.tuner.distributed import (
-    _Liveness,
+from houses_tune.tuner.distributed import find_run
+from houses_tune.tuner.distributed.environment import (
     check_tuner_id,
+    default_tuner_id,
     dial_address,
-    find_run,
-    lose_worker,
+    free_port,
     parse_address,
 )
+from houses_tune.tuner.distributed.heartbeat import _Liveness
+from houses_tune.tuner.distributed.oracle import lose_worker
 
 # Budget 24 epochs on 2 folds at --max-epochs 3: brackets 1 and 0, 6 trials, 11 epochs per
 # fold, 22 in all.
@@ -117,7 +118,7 @@ def test_tuner_ids_must_not_say_chief():
     for bad in ("mychief", "a b", "", "x" * 65):
         with pytest.raises(SearchError, match="--tuner-id"):
             check_tuner_id(bad)
-    assert "chief" not in distributed.default_tuner_id()
+    assert "chief" not in default_tuner_id()
 
 
 def test_liveness_uses_the_readers_clock():
@@ -199,7 +200,7 @@ def test_chief_and_two_workers_finish_and_record_every_trial_once(
 ):
     """The multi-machine commands, on one machine: a chief that only listens, two workers."""
     results = tmp_path / "results"
-    port = distributed.free_port()
+    port = free_port()
     chief = _houses_tune(
         "search", "--dataset", str(tiny_dataset), "--space", str(tiny_space), *SEARCH,
         "--results-dir", str(results), "--run", "run", "--workers", "0",

@@ -182,6 +182,19 @@ def test_a_search_that_ends_short_of_its_plan_says_why(search, search_settings, 
     assert RunDir(outcome.run_dir).settings["message"] == outcome.message
 
 
+def test_a_search_warns_about_implausible_values_and_uses_them(
+    search, search_settings, tiny_dataset, capsys
+):
+    info = tiny_dataset / "HousesInfo.txt"
+    lines = info.read_text().splitlines()
+    lines[4] = "3 2 1500 11111 1000000000000"
+    info.write_text("\n".join(lines) + "\n")
+    outcome = search(search_settings("3", tuner="random", max_epochs=1))
+    assert outcome.status == "finished" and outcome.completed == 1
+    err = capsys.readouterr().err
+    assert f"warning: {info} line 5: price 1e+12 is far from the other houses' (median " in err
+
+
 def test_a_nan_trial_fails_and_the_search_goes_on(search, search_settings, monkeypatch):
     from houses_tune.training.folds import Reusable
 
@@ -234,6 +247,39 @@ def test_too_many_failures_in_a_row_stop_the_search(search, search_settings, mon
     assert "3 trials failed in a row" in run.settings["message"]
     assert [r.status for r in run.trials()] == ["failed"] * 3
     assert not RunLock.is_held(run.path)
+
+
+def test_the_oracle_raises_too_many_failed_trials_where_it_counts_them(tmp_path):
+    """The single-process search and the distributed chief both stop through this."""
+    import keras_tuner
+
+    from houses_tune.errors import TooManyFailedTrials
+    from houses_tune.tuner.build import _RandomSearchOracle
+
+    hp = keras_tuner.HyperParameters()
+    hp.Int("units", 1, 1000)
+    oracle = _RandomSearchOracle(objective=keras_tuner.Objective("score", "min"),
+                                 max_trials=10, hyperparameters=hp, seed=1)  # fmt: skip
+    oracle._set_project_dir(str(tmp_path), "p")
+    oracle.failure_limit = 2
+
+    def run_trial(status: str, message: str | None = None):
+        trial = oracle.create_trial("tuner0")
+        if status == "COMPLETED":
+            oracle.update_trial(trial.trial_id, {"score": 1.0})
+        trial.status, trial.message = status, message
+        oracle.end_trial(trial)
+        return trial
+
+    run_trial("FAILED", "ValueError: a")
+    run_trial("COMPLETED")
+    run_trial("FAILED", "ValueError: b")
+    with pytest.raises(TooManyFailedTrials, match=r"^search stopped: 2 trials failed in a row "
+                       r"\(last: ValueError: c\)$"):  # fmt: skip
+        run_trial("FAILED", "Traceback (most recent call last):\n  ...\nValueError: c")
+    last = oracle.start_order[-1]
+    saved = json.loads((tmp_path / "p" / f"trial_{last}" / "trial.json").read_text())
+    assert saved["status"] == "FAILED"  # saved before the search stops
 
 
 def test_ctrl_c_stops_cleanly_and_resume_keeps_finished_trials(search, search_settings,

@@ -1,11 +1,20 @@
 """``houses-tune search`` flag validation, ``--dry-run`` and ``board``, without training."""
 
+import contextlib
+import io
+import os
+import signal
+import socket
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from houses_tune.cli import main
 from houses_tune.run import RunLock, write_json_atomic
+from houses_tune.tuner.distributed.environment import free_port
 
 
 def _run(argv, capsys):
@@ -59,6 +68,30 @@ def test_bad_flags_exit_2_with_one_line_and_write_nothing(args, message, tmp_pat
     assert not results.exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["search", "--budget", "5", "--seed", "-1"],
+            "'--seed': -1 is not in the range 0<=x<=2147483647",
+        ),
+        (["search", "--budget", "5", "--val-seed", str(2**31)], "'--val-seed': 2147483648 is not"),
+        (["data", "info", "--val-seed", "-1"], "'--val-seed': -1 is not in the range"),
+        (["export", "no-such-run", "--seed", "-2"], "'--seed': -2 is not in the range"),
+        (["board", "no-such-run", "--port", "0"], "'--port': 0 is not in the range 1<=x<=65535"),
+    ],
+)
+def test_out_of_range_values_are_refused_by_the_option_before_any_work(argv, message, capsys):
+    code, out, err = _run(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("Error: ") and err.count("\n") == 1 and message in err
+
+
+def test_help_shows_the_range_of_seeds_and_ports(capsys):
+    assert "0<=x<=2147483647" in _run(["search", "--help"], capsys)[1]
+    assert "1<=x<=65535" in _run(["board", "--help"], capsys)[1]
+
+
 def test_existing_run_needs_resume_or_overwrite(tmp_path, capsys):
     (tmp_path / "results" / "old").mkdir(parents=True)
     code, _, err = _run(["search", "--budget", "5", "--results-dir", str(tmp_path / "results"),
@@ -107,28 +140,113 @@ def test_dry_run_prints_the_plan_on_stdout(tmp_path, capsys):
     assert not results.exists()
 
 
-def test_board_starts_tensorboard_on_localhost(tmp_path, capsys, monkeypatch):
+def _run_folder_with_logs(tmp_path):
     run = tmp_path / "run"
     (run / "tensorboard").mkdir(parents=True)
     write_json_atomic(run / "run.json", {"status": "finished", "search": {}})
-    launched = []
+    return run
 
-    class FakeTensorBoard:
-        def __init__(self, command):
-            launched.append(command)
 
-        def wait(self):
-            return 0
+class FakeTensorBoard:
+    """Stands in for the TensorBoard process: records its command line, exits at once."""
 
+    launched: list = []
+
+    def __init__(self, command, **kwargs):
+        self.launched.append(command)
+        self.stderr = io.StringIO("")
+
+    def wait(self, timeout=None):
+        return 0
+
+    poll = wait
+
+
+def test_board_starts_tensorboard_on_localhost(tmp_path, capsys, monkeypatch):
+    run = _run_folder_with_logs(tmp_path)
+    FakeTensorBoard.launched = []
     monkeypatch.setattr(subprocess, "Popen", FakeTensorBoard)
     code, out, _ = _run(["board", str(run), "--port", "6123"], capsys)
     assert code == 0
-    command = launched[0]
+    command = FakeTensorBoard.launched[0]
     assert command[1:3] == ["-m", "tensorboard.main"]
     assert command[command.index("--logdir") + 1] == str(run / "tensorboard")
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert command[command.index("--port") + 1] == "6123"
     assert "http://127.0.0.1:6123/" in out
+
+
+def test_board_refuses_a_port_in_use_with_one_line_before_starting_tensorboard(
+    tmp_path, capsys, monkeypatch
+):
+    run = _run_folder_with_logs(tmp_path)
+    FakeTensorBoard.launched = []
+    monkeypatch.setattr(subprocess, "Popen", FakeTensorBoard)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = _run(["board", str(run), "--port", str(port)], capsys)
+    assert code == 2 and out == "" and FakeTensorBoard.launched == []
+    assert err == (
+        f"Error: port {port} on 127.0.0.1 is in use (another TensorBoard?); choose another "
+        "with --port\n"
+    )
+
+
+def test_sigterm_stops_board_and_its_tensorboard_without_native_noise(tmp_path):
+    run = _run_folder_with_logs(tmp_path)
+    port = free_port()
+    board = subprocess.Popen(
+        [sys.executable, "-m", "houses_tune", "board", str(run), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    children = []
+    try:
+        deadline = time.monotonic() + 120
+        while not _accepts(port):  # TensorBoard serves
+            assert board.poll() is None, board.communicate()
+            assert time.monotonic() < deadline, "TensorBoard did not start"
+            time.sleep(0.2)
+        children = _children(board.pid)
+        assert children, "TensorBoard is not board's child"
+        board.send_signal(signal.SIGTERM)
+        out, err = board.communicate(timeout=30)
+    finally:
+        for pid in children:  # a TensorBoard left behind must not outlive the test
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if board.poll() is None:
+            board.kill()
+    assert board.returncode == 0
+    assert not any(_alive(pid) for pid in children)
+    assert not _accepts(port)
+    assert f"at http://127.0.0.1:{port}/" in out
+    for noise in ("cuInit", "cuda", "oneDNN", "absl"):
+        assert noise not in err
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # the field after the state is the parent's pid
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_board_refuses_a_non_run(tmp_path, capsys):

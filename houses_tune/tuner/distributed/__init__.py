@@ -8,11 +8,11 @@ and serves it over gRPC; *workers* are ordinary tuners whose oracle is an
 the run folder: workers save checkpoints there and Hyperband's promoted trials
 load them.
 
-What this module adds around it:
+What KerasTuner lacks, and this package adds around it:
 
-* the chief serves KerasTuner's ``OracleServicer`` itself (instead of
-  ``tuner.search``'s loop, which polls every 20 s and waits forever for a
-  worker that died) and supervises its workers;
+* the chief serves KerasTuner's own ``OracleServicer`` and supervises its
+  workers (instead of ``tuner.search``'s ``start_server``, which polls every 20 s
+  and waits forever for a worker that died, KerasTuner issue 915);
 * ``search --workers N`` spawns N local worker processes, one GPU each;
 * every worker writes a heartbeat file, ``<run>/workers/<tuner_id>.json``;
 * a worker that dies (its process exits, or its heartbeat stops) loses its
@@ -24,70 +24,12 @@ What this module adds around it:
   gRPC for KerasTuner's hour-long timeout.
 
 Modules: ``environment`` (addresses, tuner ids, KerasTuner's variables), ``heartbeat``,
-``oracle`` (the gRPC servicer and losing a worker's trial), ``local`` (local worker
-processes), ``chief``, ``serve`` (``search`` as the chief) and ``worker``.
+``oracle`` (losing a worker's trial), ``local`` (local worker processes), ``chief``,
+``serve`` (``search`` as the chief) and ``worker``. KerasTuner's private parts they need
+(the server, the oracle's lock and retry queue) are in ``houses_tune.tuner.internals``.
 """
 
-from houses_tune.tuner.distributed.chief import MAX_RESTARTS, Chief, ChiefReport
-from houses_tune.tuner.distributed.environment import (
-    CHIEF_ID,
-    CHIEF_PID_ENV,
-    advertised_host,
-    check_tuner_id,
-    clear_distributed_environment,
-    default_tuner_id,
-    dial_address,
-    free_port,
-    parse_address,
-    set_worker_environment,
-    silence_condition_print,
-)
-from houses_tune.tuner.distributed.heartbeat import (
-    CHIEF_GRACE_S,
-    HEARTBEAT_S,
-    STALE_AFTER_S,
-    WORKERS_DIR,
-    Heartbeat,
-    _Liveness,
-    read_heartbeat,
-    workers_dir,
-)
-from houses_tune.tuner.distributed.local import LocalWorker, local_worker_command, local_workers
-from houses_tune.tuner.distributed.oracle import MAX_TRIAL_LOSSES, lose_worker
 from houses_tune.tuner.distributed.serve import serve_search
-from houses_tune.tuner.distributed.worker import IDLE_WAIT_S, find_run, run_worker, throttle_idle
+from houses_tune.tuner.distributed.worker import find_run, run_worker
 
-__all__ = [
-    "CHIEF_GRACE_S",
-    "CHIEF_ID",
-    "CHIEF_PID_ENV",
-    "HEARTBEAT_S",
-    "IDLE_WAIT_S",
-    "MAX_RESTARTS",
-    "MAX_TRIAL_LOSSES",
-    "STALE_AFTER_S",
-    "WORKERS_DIR",
-    "Chief",
-    "ChiefReport",
-    "Heartbeat",
-    "LocalWorker",
-    "_Liveness",
-    "advertised_host",
-    "check_tuner_id",
-    "clear_distributed_environment",
-    "default_tuner_id",
-    "dial_address",
-    "find_run",
-    "free_port",
-    "local_worker_command",
-    "local_workers",
-    "lose_worker",
-    "parse_address",
-    "read_heartbeat",
-    "run_worker",
-    "serve_search",
-    "set_worker_environment",
-    "silence_condition_print",
-    "throttle_idle",
-    "workers_dir",
-]
+__all__ = ["find_run", "run_worker", "serve_search"]

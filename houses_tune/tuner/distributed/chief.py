@@ -20,7 +20,8 @@ from houses_tune.tuner.distributed.heartbeat import (
     workers_dir,
 )
 from houses_tune.tuner.distributed.local import LocalWorker
-from houses_tune.tuner.distributed.oracle import _locked, _servicer_class, lose_worker
+from houses_tune.tuner.distributed.oracle import lose_worker
+from houses_tune.tuner.internals import oracle_lock, retry_queue, start_oracle_server
 
 #: Restarts allowed per local worker.
 MAX_RESTARTS = 3
@@ -92,7 +93,7 @@ class Chief:
         self.report = ChiefReport(address=f"{advertised_host(bind[0])}:{bind[1]}")
         self._liveness = _Liveness(stale_after)
         self._ended = 0
-        self.max_failures = oracle.max_consecutive_failed_trials
+        self.max_failures = oracle.failure_limit
 
     def serve(self) -> ChiefReport:
         """Run the search to its end.
@@ -102,34 +103,22 @@ class Chief:
 
         Raises:
             SearchError: The address cannot be bound, or every local worker died for good.
+            TooManyFailedTrials: The last trials to end all failed.
         """
-        from concurrent import futures
-
-        import grpc
-        from keras_tuner.src import protos
-
         folder = workers_dir(self.run_dir)
         for old in folder.glob("*.json"):
             old.unlink()  # heartbeats of an earlier session would look alive
-        # One handler thread, as in KerasTuner's server: reads of the oracle are not locked.
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-        servicer = _servicer_class()(self.oracle, self.deadline)
-        protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
         host, port = self.bind
-        try:
-            bound = server.add_insecure_port(
-                f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            )
-        except RuntimeError:
-            bound = 0
-        if not bound:
+        started = start_oracle_server(self.oracle, host, port)
+        if started is None:
             raise SearchError(f"cannot listen on {host}:{port} (port in use or address not local)")
-        server.start()
+        server, servicer = started
         heartbeat = Heartbeat(self.run_dir, CHIEF_ID, {"address": self.report.address}).start()
         self._ended = len(self.oracle.end_order)
-        # The chief counts failures in a row itself: the oracle's own check raises inside
-        # the gRPC handler, where it would leave the oracle's lock taken.
-        self.oracle.max_consecutive_failed_trials = None
+        # The chief counts failures in a row in its own loop: counted in the gRPC handler,
+        # the oracle's error would go to the worker that reported the trial.
+        self.oracle.failure_limit = None
+        self.oracle.deadline = self.deadline  # the oracle keeps the time budget for all
         state = "failed"
         try:
             for worker in self.local:
@@ -137,21 +126,21 @@ class Chief:
             self.log(
                 f"Chief listening on {self.report.address} with {len(self.local)} local worker(s)"
             )
-            while not _locked(self.oracle, lambda: self._finished(servicer)):
+            while not self._locked(lambda: self._finished(servicer)):
                 time.sleep(self.poll)
                 self._check_local()
                 self._check_heartbeats()
-                _locked(self.oracle, self._trials_ended)
-            _locked(self.oracle, self._trials_ended)
+                self._locked(self._trials_ended)
+            self._locked(self._trials_ended)
             state = "finished"
         except KeyboardInterrupt:
             state = "interrupted"
             raise
         finally:
-            self.oracle.max_consecutive_failed_trials = self.max_failures
+            self.oracle.failure_limit = self.max_failures
             # KerasTuner's end_trial saves before it forgets the trial, and workers never
             # save the oracle: without this, a resume would run the last trial again.
-            _locked(self.oracle, self.oracle.save)
+            self._locked(self.oracle.save)
             heartbeat.stop(state)
             for worker in self.local:
                 worker.stop(timeout=15 if state == "finished" else 5)
@@ -160,16 +149,19 @@ class Chief:
         self.report.time_up = self._time_up()
         return self.report
 
+    def _locked(self, call: Callable):
+        """``call()`` holding the oracle's lock (the gRPC thread changes the oracle)."""
+        with oracle_lock(self.oracle):
+            return call()
+
     def _time_up(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def _finished(self, servicer) -> bool:
-        from keras_tuner.src.distribute import oracle_chief
-
         oracle = self.oracle
         if oracle.ongoing_trials:
             return False
-        if servicer.stop_triggered and oracle_chief.exit_chief(oracle):
+        if servicer.stop_triggered and not oracle.tuner_ids:
             return True  # KerasTuner's own rule: the oracle is done, every worker told so
         if self._time_up() and not oracle.tuner_ids:
             return True
@@ -178,7 +170,7 @@ class Chief:
         if oracle.tuner_ids - {w.tuner_id for w in self.local}:
             return False  # workers from elsewhere are still at it
         # Every local worker has ended: fine if nothing is left to run, else an error.
-        if not oracle._retry_queue and all(w.state == "exited" for w in self.local):
+        if not retry_queue(oracle) and all(w.state == "exited" for w in self.local):
             return True
         logs = ", ".join(str(w.log) for w in self.local if w.state == "dead")
         raise SearchError(f"the workers died and trials are left unfinished; see {logs}")
@@ -234,18 +226,8 @@ class Chief:
         self._ended = len(ended)
         if self.on_poll is not None:
             self.on_poll(new)
-        if not new or not self.max_failures:
-            return
-        failed_in_a_row = 0
-        for trial_id in ended:
-            failed = self.oracle.trials[trial_id].status == "FAILED"
-            failed_in_a_row = failed_in_a_row + 1 if failed else 0
-        if failed_in_a_row >= self.max_failures:
-            # KerasTuner's own message, which the search turns into a one-line error.
-            raise RuntimeError(
-                f"Number of consecutive failures exceeded the limit of {self.max_failures}.\n"
-                + (new[-1].message or "")
-            )
+        if new and self.max_failures:
+            self.oracle.check_failures(self.max_failures)
 
     def _worker_summaries(self) -> list[dict]:
         summaries = []

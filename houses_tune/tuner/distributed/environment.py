@@ -76,18 +76,6 @@ def set_worker_environment(tuner_id: str, chief: tuple[str, int], env=None) -> N
     env["KERASTUNER_ORACLE_PORT"] = str(chief[1])
 
 
-def silence_condition_print() -> None:
-    """Mute the stray ``print`` in keras-tuner's ``Parent.to_proto`` (1.4.8).
-
-    Every gRPC message carrying a conditional hyperparameter prints the condition's
-    first value to stdout, on the chief and the workers. Shadowing ``print`` in that
-    one module (it has no other print) keeps the terminal clean.
-    """
-    from keras_tuner.src.engine import conditions
-
-    conditions.print = lambda *args, **kwargs: None
-
-
 def clear_distributed_environment(env=None) -> None:
     """Drop KerasTuner's distribution variables (the chief serves the oracle itself)."""
     env = os.environ if env is None else env

@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from houses_tune.errors import WriteError
 from houses_tune.run import write_json_atomic
 from houses_tune.tuner.distributed.environment import CHIEF_ID, CHIEF_PID_ENV, parse_address
 
@@ -105,7 +106,7 @@ class Heartbeat:
     def _write(self) -> None:
         try:
             write_json_atomic(self.path, self.data)
-        except OSError:
+        except (OSError, WriteError):
             pass  # a full or flaky shared disk must not kill training; staleness will tell
 
     def _run(self) -> None:

@@ -1,73 +1,59 @@
-"""The chief's hold on KerasTuner's oracle: the gRPC servicer, its lock, a lost worker's trial."""
+"""What KerasTuner's oracle lacks to serve workers that may die: losing a worker's trial.
+
+KerasTuner's chief waits forever for the trial of a worker that died (KerasTuner issue
+915). ``lose_worker`` gives that trial back to the retry queue (KerasTuner's own path for
+trials to run again), and ``LostWorkerGuards`` drops the late reports of a worker declared
+lost and keeps the time budget for every worker. The guards take the oracle's lock as
+``keras_tuner.synchronized`` does, but release it when a call raises (a full disk while
+saving), so a failed gRPC call never leaves the chief waiting for the lock.
+"""
 
 from __future__ import annotations
 
 import collections
-import threading
 import time
-from collections.abc import Callable
+
+from houses_tune.tuner.internals import oracle_lock, retry_queue
 
 #: Times a trial may lose its worker before it is marked failed.
 MAX_TRIAL_LOSSES = 2
 
 
-def _servicer_class():
-    """KerasTuner's OracleServicer, plus a time limit and a guard against lost workers."""
-    from keras_tuner.src.distribute import oracle_chief
-    from keras_tuner.src.engine import trial as trial_module
+class LostWorkerGuards:
+    """Oracle mixin for the chief of a distributed search (harmless in a single process).
 
-    service = oracle_chief.protos.get_service()
-
-    class GuardedServicer(oracle_chief.OracleServicer):
-        def __init__(self, oracle, deadline: float | None = None) -> None:
-            super().__init__(oracle)
-            self.deadline = deadline  # time.monotonic() after which no trial starts
-
-        def CreateTrial(self, request, context):  # noqa: N802 (gRPC method name)
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                # The chief keeps the time budget for every worker, wherever it runs.
-                self.stop_triggered = True
-                lose_worker(self.oracle, request.tuner_id, "time budget reached", None)
-                stopped = trial_module.Trial(self.oracle.get_space(), status="STOPPED")
-                return service.CreateTrialResponse(trial=stopped.to_proto())
-            return super().CreateTrial(request, context)
-
-        # A worker declared lost may still be alive (a slow shared disk, a network
-        # hiccup). Its trial went back to the queue, so its late reports are dropped:
-        # each trial is recorded once.
-        def _running(self, trial_id: str) -> bool:
-            ongoing = _locked(self.oracle, lambda: list(self.oracle.ongoing_trials.values()))
-            return any(t.trial_id == trial_id for t in ongoing)
-
-        def UpdateTrial(self, request, context):  # noqa: N802
-            if not self._running(request.trial_id):
-                trial = self.oracle.get_trial(request.trial_id)
-                return service.UpdateTrialResponse(trial=trial.to_proto())
-            return super().UpdateTrial(request, context)
-
-        def EndTrial(self, request, context):  # noqa: N802
-            if not self._running(request.trial.trial_id):
-                return service.EndTrialResponse()
-            return super().EndTrial(request, context)
-
-    return GuardedServicer
-
-
-def _locked(oracle, call: Callable):
-    """Run ``call()`` holding the oracle's lock, as ``keras_tuner.synchronized`` does.
-
-    The gRPC thread changes the oracle meanwhile. Unlike ``synchronized``, the lock is
-    released when ``call`` raises.
+    Attributes:
+        deadline: ``time.monotonic()`` after which no trial starts, or None. Past it, a
+            worker asking for a trial is told STOPPED (and forgotten).
     """
-    from keras_tuner.src.engine.oracle import LOCKS, THREADS
 
-    with LOCKS[oracle]:
-        # Oracle methods called inside see this thread holds the lock and do not retake it.
-        THREADS[oracle] = threading.current_thread().name
-        try:
-            return call()
-        finally:
-            THREADS[oracle] = None
+    deadline: float | None = None
+
+    def create_trial(self, tuner_id):
+        with oracle_lock(self):
+            if self.deadline is None or time.monotonic() < self.deadline:
+                return super().create_trial(tuner_id)
+            import keras_tuner
+
+            lose_worker(self, tuner_id, "time budget reached", None)
+            return keras_tuner.engine.trial.Trial(self.get_space(), status="STOPPED")
+
+    # A worker declared lost may still be alive (a slow shared disk, a network hiccup).
+    # Its trial went back to the queue, so its late reports are dropped: each trial is
+    # recorded once.
+    def update_trial(self, trial_id, metrics, step=0):
+        with oracle_lock(self):
+            if not self._is_running(trial_id):
+                return self.trials[trial_id]
+            return super().update_trial(trial_id, metrics, step=step)
+
+    def end_trial(self, trial) -> None:
+        with oracle_lock(self):
+            if self._is_running(trial.trial_id):
+                super().end_trial(trial)
+
+    def _is_running(self, trial_id: str) -> bool:
+        return any(t.trial_id == trial_id for t in self.ongoing_trials.values())
 
 
 def lose_worker(
@@ -85,9 +71,7 @@ def lose_worker(
     Returns:
         What happened, for the log (None if the worker held no trial).
     """
-    from keras_tuner.src.engine import trial as trial_module
-
-    def _lose():
+    with oracle_lock(oracle):
         oracle.tuner_ids.discard(tuner_id)
         trial = oracle.ongoing_trials.get(tuner_id)
         if trial is None:
@@ -98,12 +82,10 @@ def lose_worker(
         if lost < MAX_TRIAL_LOSSES:
             # KerasTuner's own retry path: the next worker to ask gets this trial.
             del oracle.ongoing_trials[tuner_id]
-            oracle._retry_queue.append(trial.trial_id)
+            retry_queue(oracle).append(trial.trial_id)
             oracle.save()
             return f"trial {trial.trial_id} goes back to the queue"
-        trial.status = trial_module.TrialStatus.FAILED
+        trial.status = "FAILED"
         trial.message = f"{reason} (the trial lost its worker {lost} times)"
         oracle.end_trial(trial)  # records it once and pops it from ongoing_trials
         return f"trial {trial.trial_id} marked failed"
-
-    return _locked(oracle, _lose)

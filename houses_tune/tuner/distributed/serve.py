@@ -11,9 +11,9 @@ from houses_tune.tuner.distributed.environment import (
     dial_address,
     free_port,
     parse_address,
-    silence_condition_print,
 )
 from houses_tune.tuner.distributed.local import local_workers
+from houses_tune.tuner.internals import silence_condition_print
 from houses_tune.tuner.monitor import trial_history
 
 

@@ -14,9 +14,9 @@ from houses_tune.tuner.distributed.environment import (
     default_tuner_id,
     parse_address,
     set_worker_environment,
-    silence_condition_print,
 )
 from houses_tune.tuner.distributed.heartbeat import Heartbeat
+from houses_tune.tuner.internals import silence_condition_print
 
 #: Seconds a worker waits before asking again when the oracle says IDLE (KerasTuner asks
 #: again at once, which keeps a core busy while Hyperband waits for a round to end).
@@ -137,7 +137,7 @@ def run_worker(
             tuner = build_tuner(plan, hypermodel, run.path, search["seed"], folds, monitor=monitor)
             # Per-trial logs only: the chief writes the run-level series.
             monitor.tensorboard = TensorBoardLogger(
-                run.tensorboard_dir, space_hparams(tuner), run_series=False
+                run.tensorboard_dir, space_hparams(tuner, plan), run_series=False
             )
             throttle_idle(tuner)
             silence_condition_print()
