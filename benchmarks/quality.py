@@ -10,6 +10,7 @@ the targets met or missed. Not a test: run it by hand, e.g.
     python benchmarks/quality.py                          # seeds 0 1 2, budget 3000
     python benchmarks/quality.py --seeds 0 --budget 1000  # a quicker look
     python benchmarks/quality.py --splits my-split.json   # another test split
+    python benchmarks/quality.py --results-dir runs --reuse   # export runs kept earlier
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def _timed(command: list[str], log: Path) -> float:
     return time.perf_counter() - started
 
 
+def _finished(run: Path) -> bool:
+    try:
+        return json.loads((run / "run.json").read_text())["status"] == "finished"
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=FULL_DATASET)
@@ -49,6 +57,9 @@ def main() -> None:
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--splits", type=Path, help="a splits file for every search")
     parser.add_argument("--results-dir", type=Path, help="keep the runs here (default: temp)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="export a finished run already in --results-dir instead of "
+                        "searching again (its search time is read from run.json)")  # fmt: skip
     parser.add_argument("extra", nargs="*", help="more search flags, after --")
     args = parser.parse_args()
 
@@ -65,7 +76,10 @@ def main() -> None:
                       "--results-dir", str(results), "--overwrite", *args.extra]  # fmt: skip
             if args.splits:
                 search += ["--splits", str(args.splits)]
-            searched = _timed(search, results / f"{run.name}-search.log")
+            if args.reuse and _finished(run):
+                searched = json.loads((run / "run.json").read_text())["timing"]["elapsed_s"]
+            else:
+                searched = _timed(search, results / f"{run.name}-search.log")
             exported = _timed([*tune, "export", str(run), "--cv", str(args.cv)],
                               results / f"{run.name}-export.log")  # fmt: skip
             metrics = json.loads((run / "best" / "metrics.json").read_text())
