@@ -52,10 +52,15 @@ def _error_line(err: str) -> str:
     return errors[0]
 
 
-def _interrupted(run: str, results_dir) -> str:
-    return (
-        f"run {run} is interrupted: make room, then: houses-tune search --resume --run {run} "
-        f"--results-dir {results_dir}"
+def _stopped_by_full_disk(process, settings, path) -> None:
+    """The search ``process`` ended with exit 2 and one line: ``path`` could not be written,
+    the run is interrupted, and how to resume it."""
+    _, err = process.communicate(timeout=180)
+    assert process.returncode == 2, err
+    results = settings.results_dir
+    assert _error_line(err) == (
+        f"Error: cannot write {path}: File too large; run run is interrupted: make room, "
+        f"then: houses-tune search --resume --run run --results-dir {results}"
     )
 
 
@@ -93,15 +98,9 @@ def test_a_full_disk_while_a_checkpoint_is_written_interrupts_the_search_and_los
     settings = search_settings("24", resume=True)
     # Checkpoints are about 35 KB, the JSON state and the logs a few KB.
     process = search_process(settings, "--resume", file_size_limit=16 * 1024)
-    _, err = process.communicate(timeout=180)
-
-    assert process.returncode == 2, err
     run = settings.results_dir / "run"
     checkpoint = run / "tuner" / "trial_0002" / "fold_1.weights.h5"
-    assert _error_line(err) == (
-        f"Error: cannot write {checkpoint}: File too large; "
-        f"{_interrupted('run', settings.results_dir)}"
-    )
+    _stopped_by_full_disk(process, settings, checkpoint)
     folder = RunDir(run)
     assert folder.settings["status"] == "interrupted"
     assert folder.settings["message"] == f"cannot write {checkpoint}: File too large"
@@ -121,14 +120,8 @@ def test_a_full_disk_while_tensorboard_logs_are_written_interrupts_the_search(
     # Once oracle.json records that trial 0001 started, no file may grow: the next write is
     # the start of its TensorBoard session.
     process = search_process(settings, fault=("full", "oracle.json", "ongoing_trials=0001"))
-    _, err = process.communicate(timeout=180)
-
-    assert process.returncode == 2, err
     run = settings.results_dir / "run"
-    assert _error_line(err) == (
-        f"Error: cannot write {run / 'tensorboard' / '0001'}: File too large; "
-        f"{_interrupted('run', settings.results_dir)}"
-    )
+    _stopped_by_full_disk(process, settings, run / "tensorboard" / "0001")
     folder = RunDir(run)
     assert folder.status == "interrupted"  # run.json could not say so; its lock is free
     assert {r.trial_id: r.status for r in folder.trials()} == {
@@ -145,14 +138,8 @@ def test_a_full_disk_while_the_tuners_state_is_saved_keeps_the_ended_trial(
     # place (as KerasTuner writes it) oracle.json would be left empty, and no resume could
     # read it.
     process = search_process(settings, fault=("full", "trial_0000/trial.json", "status=COMPLETED"))
-    _, err = process.communicate(timeout=180)
-
-    assert process.returncode == 2, err
     tuner = settings.results_dir / "run" / "tuner"
-    assert _error_line(err) == (
-        f"Error: cannot write {tuner / 'oracle.json'}: File too large; "
-        f"{_interrupted('run', settings.results_dir)}"
-    )
+    _stopped_by_full_disk(process, settings, tuner / "oracle.json")
     assert json.loads((tuner / "oracle.json").read_text())["ongoing_trials"] == {"tuner0": "0000"}
     history = (tuner / "trial_0000" / "history.json").read_bytes()
     before = _scores(RunDir(settings.results_dir / "run"))
@@ -169,14 +156,8 @@ def test_a_full_disk_while_a_trial_is_recorded_leaves_its_trial_json_whole(
     # Trial 0000's folds are trained and its history.json written; the next write is
     # KerasTuner's trial.json with the trial's score. In place it would be left empty.
     process = search_process(settings, fault=("full", "trial_0000/history.json", "folds_planned=3"))
-    _, err = process.communicate(timeout=180)
-
-    assert process.returncode == 2, err
     trial_json = settings.results_dir / "run" / "tuner" / "trial_0000" / "trial.json"
-    assert _error_line(err) == (
-        f"Error: cannot write {trial_json}: File too large; "
-        f"{_interrupted('run', settings.results_dir)}"
-    )
+    _stopped_by_full_disk(process, settings, trial_json)
     assert json.loads(trial_json.read_text())["status"] == "RUNNING"  # whole, not torn
     _resume_keeps(search, search_settings, {})
 
