@@ -349,7 +349,11 @@ class TrialFolds:
                     verbose=self.verbose,
                     reusable=reusable,
                 )
-                write_bytes_atomic(fold_weights(folder, fold), _checkpoint(model))
+                # The seam for private parts (Keras' in-memory .h5 here); imported late
+                # because the tuner package imports this one.
+                from houses_tune.tuner.internals import weights_file_bytes
+
+                write_bytes_atomic(fold_weights(folder, fold), weights_file_bytes(model))
                 results.append(result)
             scores = [r.score for r in results if r.score is not None]
             if not scores:
@@ -436,13 +440,6 @@ class _Counting(Listener):
 
     def time_is_up(self):
         return self.inner.time_is_up()
-
-
-def _checkpoint(model) -> bytes:
-    """The fold model's checkpoint file, made in memory (see ``weights_file_bytes``)."""
-    from houses_tune.tuner.internals import weights_file_bytes
-
-    return weights_file_bytes(model)
 
 
 def _failed(message: str):
