@@ -39,6 +39,11 @@ from houses_tune.errors import PredictError
     "and compare with its median test MAPE.",
 )  # fmt: skip
 @click.option(
+    "--baseline-workers", type=click.IntRange(min=1), metavar="N",
+    help="Train up to N tutorial baseline networks at once, in worker processes.  "
+    "[default: one per core]",
+)  # fmt: skip
+@click.option(
     "--no-baselines", is_flag=True,
     help="Skip the tutorial networks (the per-zip median, ridge and gradient boosting "
     "baselines still run).",

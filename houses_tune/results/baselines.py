@@ -163,31 +163,37 @@ def cache_key(houses, preset: str, train_rows, test_rows, seed: int, epochs: int
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
-def tutorial_run(
-    houses, label: str, preset: str, train_rows, test_rows, epochs: int, seed: int, listener=None
-) -> TutorialRun:
-    """Train a tutorial network (all hyperparameters fixed) on ``train_rows`` and predict
-    ``test_rows``, or read that from the baseline cache."""
+@dataclass(frozen=True)
+class TutorialJob:
+    """One tutorial network to train (or read from the cache): what decides its result."""
+
+    label: str
+    preset: str
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    seed: int
+
+
+def _cache_path(houses, job: TutorialJob, epochs: int):
     from houses_tune.data.photos import cache_dir
+
+    key = cache_key(houses, job.preset, job.train_rows, job.test_rows, job.seed, epochs)
+    return cache_dir() / "baselines" / f"{key}.npz"
+
+
+def _cached(path, job: TutorialJob) -> TutorialRun | None:
+    try:
+        with np.load(path) as stored:
+            return TutorialRun(job.label, job.seed, stored["prices"], True,
+                               str(stored["trained_at"]))  # fmt: skip
+    except (OSError, ValueError, KeyError):
+        return None  # not cached yet, or damaged: train it
+
+
+def _store(path, job: TutorialJob, prices: np.ndarray) -> TutorialRun:
     from houses_tune.errors import WriteError
     from houses_tune.run import atomic_path
 
-    path = (
-        cache_dir()
-        / "baselines"
-        / f"{cache_key(houses, preset, train_rows, test_rows, seed, epochs)}.npz"
-    )  # noqa: E501
-    try:
-        with np.load(path) as stored:
-            run = TutorialRun(label, seed, stored["prices"], True, str(stored["trained_at"]))
-        if listener is not None:
-            listener.model_skipped(f"{label}, seed {seed}")
-        return run
-    except (OSError, ValueError, KeyError):
-        pass  # not cached yet, or damaged: train it
-    if listener is not None:
-        listener.next_models(f"{label}, seed {seed}", epochs)
-    prices = tutorial_prices(preset, houses, train_rows, test_rows, epochs, seed, listener)
     trained_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +201,54 @@ def tutorial_run(
             np.savez(out, prices=prices, trained_at=np.array(trained_at))
     except (OSError, WriteError):
         pass  # an unwritable cache only costs the next export the training
-    return TutorialRun(label, seed, prices, False, trained_at)
+    return TutorialRun(job.label, job.seed, prices, False, trained_at)
+
+
+def train_tutorials(
+    houses,
+    jobs: list[TutorialJob],
+    epochs: int,
+    listener=None,
+    log: Callable[[str], None] = lambda message: None,
+    workers: int | None = None,
+) -> list[TutorialRun]:
+    """Every job's run, in order: read from the baseline cache, else trained.
+
+    The trainings run side by side in worker processes when the machine has the cores
+    (``workers``: None = as many as ``baseline_processes.worker_count`` allows, 1 = here,
+    one after another, with the listener seeing every epoch).
+    """
+    from houses_tune.results.baseline_processes import train_in_processes, worker_count
+
+    paths = [_cache_path(houses, job, epochs) for job in jobs]
+    runs: dict[int, TutorialRun] = {}
+    for index, (job, path) in enumerate(zip(jobs, paths, strict=True)):
+        cached = _cached(path, job)
+        if cached is not None:
+            runs[index] = cached
+            if listener is not None:
+                listener.model_skipped(f"{job.label}, seed {job.seed}")
+    todo = [index for index in range(len(jobs)) if index not in runs]
+    workers = worker_count(len(todo)) if workers is None else min(workers, len(todo))
+    if workers > 1:
+        log(f"training {len(todo)} tutorial networks, {workers} at a time in worker processes")
+        pending = [jobs[index] for index in todo]
+        for position, prices in train_in_processes(houses, pending, epochs, workers):
+            index = todo[position]
+            runs[index] = _store(paths[index], jobs[index], prices)
+            if listener is not None:
+                listener.model_trained(f"{jobs[index].label}, seed {jobs[index].seed}")
+    else:
+        for index in todo:
+            job = jobs[index]
+            log(f"{job.label}, seed {job.seed}, {epochs} epochs")
+            if listener is not None:
+                listener.next_models(f"{job.label}, seed {job.seed}", epochs)
+            prices = tutorial_prices(
+                job.preset, houses, job.train_rows, job.test_rows, epochs, job.seed, listener
+            )
+            runs[index] = _store(paths[index], job, prices)
+    return [runs[index] for index in range(len(jobs))]
 
 
 def tutorial_prices(
@@ -217,21 +270,10 @@ def tutorial_prices(
     return hypermodel.predict_prices(hp, model, test_rows)
 
 
-def tutorial_runs(
-    houses,
-    train_rows,
-    test_rows,
-    epochs: int,
-    seeds,
-    listener=None,
-    log: Callable[[str], None] = lambda message: None,
-) -> list[TutorialRun]:
-    """Every tutorial network once per seed (``log`` says which one starts)."""
-    runs = []
-    for label, preset in TUTORIALS:
-        for seed in seeds:
-            log(f"{label}, seed {seed}, {epochs} epochs")
-            runs.append(
-                tutorial_run(houses, label, preset, train_rows, test_rows, epochs, seed, listener)
-            )
-    return runs
+def split_jobs(train_rows, test_rows, seeds) -> list[TutorialJob]:
+    """Every tutorial network once per seed on one split."""
+    return [
+        TutorialJob(label, preset, np.asarray(train_rows), np.asarray(test_rows), seed)
+        for label, preset in TUTORIALS
+        for seed in seeds
+    ]

@@ -14,7 +14,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from houses_tune.results.baselines import RIDGE, TUTORIALS, simple_prices, tutorial_run
+from houses_tune.results.baselines import (
+    RIDGE,
+    TUTORIALS,
+    TutorialJob,
+    simple_prices,
+    train_tutorials,
+)
 from houses_tune.results.metrics import mape
 
 EXPORTED = "exported model"
@@ -47,6 +53,7 @@ def cross_validate(
     refit: bool = False,
     tutorials: bool = True,
     baseline_epochs: int = 200,
+    baseline_workers: int | None = None,
     listener=None,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict:
@@ -62,6 +69,7 @@ def cross_validate(
         refit: Score the fixed-epoch refit pipeline instead of the bag.
         tutorials: Also the tutorial networks.
         baseline_epochs: Epochs of each tutorial network.
+        baseline_workers: Tutorial networks trained at once (``train_tutorials``).
         listener: Training progress.
         log: One line per step.
 
@@ -77,7 +85,18 @@ def cross_validate(
     frame = houses.frame
     scores: dict[str, list[float]] = {}
     sizes = []
-    for index, (train, test) in enumerate(outer_folds(len(houses), k, seed), start=1):
+    folds = outer_folds(len(houses), k, seed)
+    tutorial_prices: dict[tuple[int, str], np.ndarray] = {}
+    if tutorials:  # all folds' networks at once: they may train side by side
+        jobs = [
+            TutorialJob(label, preset, train, test, seed)
+            for train, test in folds
+            for label, preset in TUTORIALS
+        ]
+        runs = train_tutorials(houses, jobs, baseline_epochs, listener, log, baseline_workers)
+        for position, run in enumerate(runs):
+            tutorial_prices[position // len(TUTORIALS), run.label] = run.prices
+    for index, (train, test) in enumerate(folds, start=1):
         log(f"cross-validation fold {index}/{k}: {len(test)} test houses")
         actual = frame["price"].to_numpy()[test]
         hypermodel = HousesHyperModel(space, ModelData(houses, train), seed=seed)
@@ -90,11 +109,8 @@ def cross_validate(
         predicted = {EXPORTED: member_prices(hypermodel, members, test)}
         predicted.update(simple_prices(frame, train, test))
         if tutorials:
-            for label, preset in TUTORIALS:
-                run = tutorial_run(
-                    houses, label, preset, train, test, baseline_epochs, seed, listener
-                )
-                predicted[label] = run.prices
+            for label, _ in TUTORIALS:
+                predicted[label] = tutorial_prices[index - 1, label]
         for label, prices in predicted.items():
             value = mape(actual, prices)
             scores.setdefault(label, []).append(float(np.nan_to_num(value, nan=np.inf)))

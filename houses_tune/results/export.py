@@ -41,6 +41,8 @@ class ExportOptions:
         baseline_epochs: Epochs of each tutorial network.
         baseline_seeds: Train each tutorial network with seeds ``seed, seed + 1, ...`` on
             the split and score it by the median test MAPE over them.
+        baseline_workers: Tutorial networks trained at once in worker processes (None:
+            as many as the cores allow; 1: one after another in this process).
         allow_running: Export a run whose search is still running.
         saved_model: Also write the TensorFlow SavedModel (needs TensorFlow installed).
     """
@@ -54,6 +56,7 @@ class ExportOptions:
     baselines: bool = True
     baseline_epochs: int = 200
     baseline_seeds: int = 3
+    baseline_workers: int | None = None
     allow_running: bool = False
     saved_model: bool = True
 
@@ -144,8 +147,13 @@ def export_run(
         simple = base.simple_prices(frame, splits.search, test_rows)
         tutorial = []
         if options.baselines:
-            tutorial = base.tutorial_runs(
-                houses, splits.search, test_rows, options.baseline_epochs, seeds, progress
+            tutorial = base.train_tutorials(
+                houses,
+                base.split_jobs(splits.search, test_rows, seeds),
+                options.baseline_epochs,
+                progress,
+                progress.log,
+                options.baseline_workers,
             )
         cv = None
         if options.cv:
@@ -161,6 +169,7 @@ def export_run(
                 refit=options.refit,
                 tutorials=options.baselines,
                 baseline_epochs=options.baseline_epochs,
+                baseline_workers=options.baseline_workers,
                 listener=progress,
                 log=progress.log,
             )

@@ -54,6 +54,12 @@ class ExportProgress(Listener):
         self.done += 1
         self.log(f"{label}: from the baseline cache")
 
+    def model_trained(self, label: str) -> None:
+        """A model trained in a worker process ended."""
+        self.done += 1
+        self.log(f"model {self.done}/{self.models}: {label}: trained in a worker process")
+        self._refresh()
+
     def fold_begin(self, fold: int) -> None:
         self.done += 1
         self._epoch, self._model_started = 0, time.monotonic()

@@ -56,6 +56,9 @@ class Listener:
     def model_skipped(self, label: str) -> None:
         """A model was not trained: its results came from a cache."""
 
+    def model_trained(self, label: str) -> None:
+        """A model was trained elsewhere (a worker process) and its results are back."""
+
     def time_is_up(self) -> bool:
         """Whether to skip the folds not started yet."""
         return False
@@ -437,6 +440,9 @@ class _Counting(Listener):
 
     def model_skipped(self, label):
         self.inner.model_skipped(label)
+
+    def model_trained(self, label):
+        self.inner.model_trained(label)
 
     def time_is_up(self):
         return self.inner.time_is_up()

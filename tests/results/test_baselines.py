@@ -1,8 +1,9 @@
-"""The simple baselines (per-zip median price, ridge and gradient boosting on log price)
-and the tutorial networks' cache key."""
+"""The simple baselines (per-zip median price, ridge and gradient boosting on log price),
+the tutorial networks' cache key, and their training in worker processes."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from houses_tune.results.baselines import ridge_prices, zip_median_prices
 
@@ -70,3 +71,63 @@ def test_the_baseline_cache_key_changes_with_what_decides_the_result(embedded_ho
     for change in ({"preset": "tutorial-cnn"}, {"train_rows": [1, 4]}, {"test_rows": [5]},
                    {"seed": 1}, {"epochs": 199}):  # fmt: skip
         assert cache_key(**{**base, **change}) != key
+
+
+def test_tutorial_trainings_get_one_worker_per_core_and_never_more_than_there_are():
+    from houses_tune.results.baseline_processes import CORES_PER_TRAINING, worker_count
+
+    assert worker_count(9, cores=4 * CORES_PER_TRAINING) == 4
+    assert worker_count(2, cores=16 * CORES_PER_TRAINING) == 2
+    assert worker_count(9, cores=1) == 1  # one core: train here, one after another
+    assert worker_count(0, cores=8) == 1
+
+
+def test_tutorial_networks_trained_in_worker_processes_equal_those_trained_here(
+    embedded_houses, tmp_path, monkeypatch
+):
+    """Two workers train the same networks as this process would, in the jobs' order;
+    the parent caches them, so a second call trains nothing."""
+    from houses_tune.results.baselines import TUTORIALS, TutorialJob, train_tutorials
+
+    monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "cache"))
+    train, test = np.arange(0, 60), np.arange(60, 70)
+    (mlp, mlp_preset), (cnn, cnn_preset) = TUTORIALS[:2]
+    jobs = [TutorialJob(mlp, mlp_preset, train, test, 0),
+            TutorialJob(mlp, mlp_preset, train, test, 1),
+            TutorialJob(cnn, cnn_preset, train, test, 0)]  # fmt: skip
+    events = []
+
+    class Listener:
+        def model_trained(self, label):
+            events.append(("trained", label))
+
+        def model_skipped(self, label):
+            events.append(("cached", label))
+
+    apart = train_tutorials(embedded_houses, jobs, 2, Listener(), workers=2)
+    assert sorted(events) == sorted(("trained", f"{j.label}, seed {j.seed}") for j in jobs)
+    assert [(r.label, r.seed, r.cached) for r in apart] == [(j.label, j.seed, False) for j in jobs]
+    monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "another-cache"))
+    here = train_tutorials(embedded_houses, jobs, 2, workers=1)
+    # The same up to float round-off (a worker has fewer threads); another seed is further.
+    # (The tutorial CNN after 2 epochs is too chaotic to compare across thread counts.)
+    assert all(run.prices.shape == (10,) for run in apart + here)
+    for a, h in zip(apart[:2], here[:2], strict=True):
+        assert np.allclose(a.prices, h.prices, rtol=1e-2)
+    assert not np.allclose(apart[0].prices, apart[1].prices, rtol=1e-2)
+    monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "cache"))
+    events.clear()
+    again = train_tutorials(embedded_houses, jobs, 2, Listener(), workers=2)
+    assert [e[0] for e in events] == ["cached"] * 3 and all(r.cached for r in again)
+    assert all(np.array_equal(a.prices, b.prices) for a, b in zip(apart, again, strict=True))
+
+
+def test_a_failing_worker_stops_the_others_and_raises(embedded_houses, tmp_path, monkeypatch):
+    from houses_tune.results.baselines import TutorialJob, train_tutorials
+
+    monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "cache"))
+    good = TutorialJob("tutorial MLP (attributes)", "tutorial-mlp", np.arange(60),
+                       np.arange(60, 70), 0)  # fmt: skip
+    bad = TutorialJob(good.label, "no-such-preset", good.train_rows, good.test_rows, 1)
+    with pytest.raises(Exception, match="no-such-preset"):
+        train_tutorials(embedded_houses, [bad, good, good], 200, workers=2)

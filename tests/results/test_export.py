@@ -185,7 +185,8 @@ def test_report_holds_the_numbers_the_baselines_and_one_verdict(exported):
 
 def _fake_tutorials(monkeypatch, run, tmp_path):
     """Tutorial networks that 'predict' the right price times (1 + 1% per seed), counted;
-    the baseline cache starts empty."""
+    the baseline cache starts empty. (The exports using them train in this process, with
+    ``baseline_workers=1``, where the stand-in is seen.)"""
     from houses_tune.results import baselines
 
     frame = RunDir(run).load_houses().frame
@@ -203,7 +204,7 @@ def _fake_tutorials(monkeypatch, run, tmp_path):
 def test_tutorial_networks_are_cross_validated_once_per_fold(run, tmp_path, monkeypatch):
     calls = _fake_tutorials(monkeypatch, run, tmp_path)
     result = export_run(run, ExportOptions(out=tmp_path / "cv", cv=2, baseline_seeds=2,
-                                           saved_model=False))  # fmt: skip
+                                           baseline_workers=1, saved_model=False))  # fmt: skip
     # On the split: every network with seeds 0 and 1 (10 test houses); then once per fold.
     split = [(preset, seed, 10) for _, preset in TUTORIALS for seed in (0, 1)]
     folds = [(preset, 0, 20) for _ in (1, 2) for _, preset in TUTORIALS]
@@ -215,7 +216,7 @@ def test_tutorial_networks_are_cross_validated_once_per_fold(run, tmp_path, monk
 
 def test_a_second_export_reuses_the_tutorial_baselines(run, tmp_path, monkeypatch):
     calls = _fake_tutorials(monkeypatch, run, tmp_path)
-    options = ExportOptions(baseline_seeds=2, saved_model=False)
+    options = ExportOptions(baseline_seeds=2, baseline_workers=1, saved_model=False)
     first = export_run(run, replace(options, out=tmp_path / "first"))
     assert len(calls) == 6
     again = export_run(run, replace(options, out=tmp_path / "again"))
@@ -455,7 +456,10 @@ def test_tutorial_baselines_are_scored_by_their_median_over_seeds(run, tmp_path,
     monkeypatch.setattr(baselines, "tutorial_prices", fake_tutorial)
     monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "fresh-cache"))  # train them all
     result = export_run(
-        run, ExportOptions(out=tmp_path / "out", seed=5, baseline_epochs=1, saved_model=False)
+        run,
+        ExportOptions(
+            out=tmp_path / "out", seed=5, baseline_epochs=1, baseline_workers=1, saved_model=False
+        ),
     )
     assert calls == [(preset, seed) for _, preset in TUTORIALS for seed in (5, 6, 7)]
     metrics = json.loads((result.out / "metrics.json").read_text())

@@ -22,8 +22,12 @@ def test_presets_and_objective():
     assert list(PRESETS) == [*TUTORIALS, "mlp", "montage", "branched", "mixed"]
     assert OBJECTIVE == "val_price_mape"
     assert load_space("mixed") is PRESETS["mixed"]
-    fixed = {name for name, p in PRESETS["mixed"].params.items() if p.is_fixed}
-    assert fixed == {"tile"}  # 32-pixel photos; a space file may widen it (below)
+    mixed = PRESETS["mixed"]
+    fixed = {name for name, p in mixed.params.items() if p.is_fixed}
+    # 32-pixel photos and the log-price target; a space file may widen both (below).
+    assert fixed == {"tile", "target_transform"} and mixed["target_transform"].default == "log"
+    assert mixed["loss"].values == ("huber", "mae")
+    assert (mixed["learning_rate"].min, mixed["learning_rate"].max) == (1e-3, 1e-2)
     with pytest.raises(SpaceError, match=r"tile: 64 not allowed in space 'mixed' \(fixed: 32\)"):
         PRESETS["mixed"].check_values({"tile": 64})
 

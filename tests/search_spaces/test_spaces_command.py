@@ -34,7 +34,7 @@ def test_show_preset_lists_active_hyperparameters_with_conditions(capsys):
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if "│" in line}
     assert set(rows) == {p.name for p in PRESETS["montage"].active_params()}
     assert "branched/aggregate" not in rows and "attributes/widths" not in rows
-    assert "0.0001 .. 0.003, log" in rows["learning_rate"]
+    assert "0.001 .. 0.01, log" in rows["learning_rate"]
     assert "16-32-64 | 8-16-32 | 32-64-128 | 16-32-64-128" in rows["montage/filters"]
     assert "photos/input = montage" in rows["montage/units"]
     assert "fixed: photos" in rows["modality"]
