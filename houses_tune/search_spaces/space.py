@@ -456,7 +456,7 @@ def _preset(name: str, description: str, base: Space | None = None, **fixed: Any
 # What 5-fold runs on the full dataset favoured (benchmarks/quality.py, step_size.py): the
 # log-price target with Huber or MAE loss, and steps of 1e-3..1e-2, which converge within
 # a Hyperband round (at 1e-3 and below many trials were still learning when their round
-# ended; the large steps that diverged did so on price / max price). 64-pixel photos cost
+# ended; with the log target, steps up to 1e-2 did not diverge). 64-pixel photos cost
 # four times the 32-pixel ones for no better score. A YAML space can widen all of it.
 _MIXED = _preset(
     "mixed",
