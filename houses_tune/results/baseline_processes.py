@@ -41,13 +41,14 @@ def _pin(queue) -> None:
         os.sched_setaffinity(0, cores)
 
 
-def _train(job) -> tuple[int, np.ndarray]:
+def _train(task) -> tuple[int, np.ndarray]:
     from houses_tune.backend import import_keras
     from houses_tune.results.baselines import tutorial_prices
 
-    index, houses, preset, train_rows, test_rows, epochs, seed = job
+    index, houses, job, epochs = task
     import_keras()  # the parent's backend (KERAS_BACKEND is inherited) and JAX cache
-    return index, tutorial_prices(preset, houses, train_rows, test_rows, epochs, seed)
+    return index, tutorial_prices(job.preset, houses, job.train_rows, job.test_rows, epochs,
+                                  job.seed)  # fmt: skip
 
 
 def train_in_processes(houses, jobs: Sequence, epochs: int, workers: int) -> Iterator:
@@ -68,10 +69,7 @@ def train_in_processes(houses, jobs: Sequence, epochs: int, workers: int) -> Ite
         queue.put(share)
     pool = context.Pool(workers, initializer=_pin, initargs=(queue,))
     try:
-        tasks = [
-            (i, houses, job.preset, job.train_rows, job.test_rows, epochs, job.seed)
-            for i, job in enumerate(jobs)
-        ]
+        tasks = [(index, houses, job, epochs) for index, job in enumerate(jobs)]
         yield from pool.imap_unordered(_train, tasks)
         pool.close()
     finally:

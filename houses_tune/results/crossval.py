@@ -86,16 +86,14 @@ def cross_validate(
     scores: dict[str, list[float]] = {}
     sizes = []
     folds = outer_folds(len(houses), k, seed)
-    tutorial_prices: dict[tuple[int, str], np.ndarray] = {}
-    if tutorials:  # all folds' networks at once: they may train side by side
+    runs = []
+    if tutorials:  # all folds' networks at once, fold by fold: they may train side by side
         jobs = [
             TutorialJob(label, preset, train, test, seed)
             for train, test in folds
             for label, preset in TUTORIALS
         ]
         runs = train_tutorials(houses, jobs, baseline_epochs, listener, log, baseline_workers)
-        for position, run in enumerate(runs):
-            tutorial_prices[position // len(TUTORIALS), run.label] = run.prices
     for index, (train, test) in enumerate(folds, start=1):
         log(f"cross-validation fold {index}/{k}: {len(test)} test houses")
         actual = frame["price"].to_numpy()[test]
@@ -108,9 +106,8 @@ def cross_validate(
             )
         predicted = {EXPORTED: member_prices(hypermodel, members, test)}
         predicted.update(simple_prices(frame, train, test))
-        if tutorials:
-            for label, _ in TUTORIALS:
-                predicted[label] = tutorial_prices[index - 1, label]
+        fold_runs = runs[(index - 1) * len(TUTORIALS) : index * len(TUTORIALS)]
+        predicted.update({run.label: run.prices for run in fold_runs})
         for label, prices in predicted.items():
             value = mape(actual, prices)
             scores.setdefault(label, []).append(float(np.nan_to_num(value, nan=np.inf)))
