@@ -24,6 +24,7 @@ from houses_tune.search_spaces.space import (
     BRANCHED,
     CATALOGUE,
     MONTAGE,
+    NO_LAYERS,
     PHOTOS,
     ZIP_EMBEDDING,
     Param,
@@ -102,7 +103,8 @@ def attribute_tower(hp, inputs: dict, widths=None, area=None, zip=None, zip_unit
         ``(tensor, used)``: the tower's output and the names of the inputs it used.
     """
     with hp.name_scope("attributes"):
-        widths = parse_tuple(tune(hp, "attributes/widths", widths))
+        widths = tune(hp, "attributes/widths", widths)
+        widths = () if widths == NO_LAYERS else parse_tuple(widths)
         area = tune(hp, "attributes/area", area)
         can_embed = _allows(zip, "attributes/zip", "embedding")
         zip = tune(hp, "attributes/zip", zip)

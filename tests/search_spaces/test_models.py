@@ -51,7 +51,7 @@ def test_every_preset_builds_and_trains_one_step(model_data, name):
     expected = set()
     if name in ("tutorial-mlp", "tutorial-mixed"):
         expected = set(TUTORIAL_ATTRIBUTES)
-    elif name in ("mlp", "mixed"):
+    elif name in ("linear", "mlp", "mixed"):
         expected = {"zip", "rooms", "log_area"}  # the default: log of the area
     if name == "tutorial-mixed":
         expected.add("montage")
@@ -218,6 +218,20 @@ def test_tutorial_presets_have_the_tutorial_architectures(model_data, name, laye
     assert isinstance(model.optimizer, keras.optimizers.Adam)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
     assert isinstance(model.loss, PriceMAPELoss) and model.loss.transform == "max_scale"
+
+
+def test_the_linear_preset_is_one_linear_unit_on_the_attributes(model_data):
+    model, _ = fit(hypermodel(model_data, "linear"), {}, epochs=3)
+    table = layer_table(model)
+    # 7 one-hot zips + bedrooms, bathrooms + log area -> one unit: 10 weights and a bias.
+    assert set(table) == {"zip", "rooms", "log_area", "attributes", "price"}
+    assert table["attributes"] == ((10,), 0) and table["price"] == ((1,), 11)
+    assert model.count_params() == 11
+    # Linear in its inputs: the prediction at a mix of two houses is the mix of theirs.
+    x = model_data.inputs(np.arange(2), ["zip", "rooms", "log_area"])
+    mid = {name: value.mean(axis=0, keepdims=True) for name, value in x.items()}
+    two, one = model.predict(x, verbose=0), model.predict(mid, verbose=0)
+    assert one[0, 0] == pytest.approx(two.mean(), rel=1e-6) and two[0, 0] != two[1, 0]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ def write(tmp_path, text, name="space.yaml"):
 
 
 def test_presets_and_objective():
-    assert list(PRESETS) == [*TUTORIALS, "mlp", "montage", "branched", "mixed"]
+    assert list(PRESETS) == [*TUTORIALS, "linear", "mlp", "montage", "branched", "mixed"]
     assert OBJECTIVE == "val_price_mape"
     assert load_space("mixed") is PRESETS["mixed"]
     mixed = PRESETS["mixed"]
@@ -28,6 +28,10 @@ def test_presets_and_objective():
     assert fixed == {"tile", "target_transform"} and mixed["target_transform"].default == "log"
     assert mixed["loss"].values == ("huber", "mae")
     assert (mixed["learning_rate"].min, mixed["learning_rate"].max) == (1e-3, 1e-2)
+    # Attribute MLPs keep hidden layers; the linear model is the `linear` preset.
+    assert mixed["attributes/widths"].values == ("8-4", "16-8", "32-16", "64-32")
+    linear = {p.name: p.default for p in PRESETS["linear"].active_params() if p.is_fixed}
+    assert linear["attributes/widths"] == "none" and linear["head/units"] == 0
     with pytest.raises(SpaceError, match=r"tile: 64 not allowed in space 'mixed' \(fixed: 32\)"):
         PRESETS["mixed"].check_values({"tile": 64})
 
@@ -87,6 +91,8 @@ def test_yaml_base_preset_and_widening(tmp_path):
     space = load_space(write(tmp_path, "base: tutorial-cnn\nhyperparameters:\n  tile: [32, 64]\n"))
     assert space["tile"].values == (32, 64)
     assert space["montage/filters"].default == "16-32-64" and space["montage/filters"].is_fixed
+    text = "base: mlp\nhyperparameters:\n  attributes/widths: [none, 32-16]\n"
+    assert load_space(write(tmp_path, text))["attributes/widths"].values == ("none", "32-16")
 
 
 def test_space_round_trips_through_json(tmp_path):
@@ -121,7 +127,7 @@ def test_check_values():
         ),
         (
             "hyperparameters:\n  learning_rate: {min: 0.00001}\n",
-            r"learning_rate: 1e-05 outside the range; allowed: 0.0001 .. 0.01",
+            r"learning_rate: 1e-05 outside the range; allowed: 0.0001 .. 0.1",
         ),
         ("hyperparameters:\n  learning_rate: 0.5\n", "learning_rate: 0.5 not allowed"),
         ("hyperparameters:\n  learning_rate: {min: 0.005, max: 0.001}\n", "min 0.005 is above max"),
@@ -158,4 +164,4 @@ def test_unknown_preset_and_missing_file(tmp_path):
 
 def test_yaml_null_range_end_keeps_the_full_range(tmp_path):
     space = load_space(write(tmp_path, "hyperparameters:\n  learning_rate: {min: null}\n"))
-    assert (space["learning_rate"].min, space["learning_rate"].max) == (1e-4, 1e-2)
+    assert (space["learning_rate"].min, space["learning_rate"].max) == (1e-4, 1e-1)
