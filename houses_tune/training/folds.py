@@ -207,6 +207,7 @@ def train_fold(
         ``(model, FoldResult)``; the model is ``reusable``'s, which the next fold retrains.
     """
     from houses_tune.training.callbacks import BestWeights, Forward
+    from houses_tune.training.feed import fit_arguments
 
     listener = listener or Listener()
     model = (reusable or Reusable(hypermodel, hp)).start(fit_rows, fold, seed)
@@ -219,12 +220,9 @@ def train_fold(
     )
     listener.fold_begin(fold)
     history = model.fit(
-        x,
-        y,
-        batch_size=hp.get("batch_size"),
+        **fit_arguments(x, y, hp.get("batch_size"), validation, fold_seed(seed, fold)),
         epochs=epochs,
         initial_epoch=initial_epoch,
-        validation_data=validation,
         callbacks=[Forward(listener, fold), stopping],
         verbose=verbose,
     )
