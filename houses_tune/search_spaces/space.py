@@ -528,8 +528,8 @@ PRESETS: dict[str, Space] = {
         # networks are, so a search shows what hidden layers and photos add over it. A
         # one-hot zip code (an embedding would only restrict a linear model's weights).
         # Steps of 1e-2..1e-1: at the networks' 1e-3..1e-2 the best linear trials were
-        # still improving when their round ended (quality.py --space linear: 5-fold CV
-        # 23.9% against 22.5-22.9% with these steps, whose best epochs were 15-26 of 43).
+        # still improving when their round ended (quality.py --space linear, seed 0: CV
+        # 23.9% against 22.5-22.9% over 3 seeds with these steps, best epochs 15-26 of 43).
         _preset(
             "linear",
             "one linear unit on the attributes (linear regression on log price)",

@@ -2,8 +2,8 @@
 
 Given NumPy arrays, Keras on TensorFlow slices and gathers every batch anew each epoch,
 for the training rows and again for the validation rows; for the small networks here that
-is most of an epoch (an attributes-MLP epoch on 217 + 54 houses: 134-139 ms from arrays,
-30-32 ms from this pipeline; ``benchmarks/trial_cost.py`` has the trial figures). The
+is most of an epoch (``benchmarks/trial_cost.py``, batch 8: an attributes-MLP epoch took
+177 ms from arrays and 33 ms from this pipeline, a montage-CNN epoch 573 and 356-402 ms). The
 pipeline keeps the rows once and reshuffles them every epoch, so a model trains as it
 would on the arrays: every row once per epoch, in a new order. On JAX Keras's own
 array feed is cheap, and the arrays go in as they are.
@@ -23,7 +23,8 @@ def fit_arguments(
     validation: tuple[dict[str, np.ndarray], np.ndarray] | None,
     seed: int,
 ) -> dict[str, Any]:
-    """The data arguments of ``model.fit`` (``x``, ``y``, ``batch_size``, ``validation_data``).
+    """The data arguments of ``model.fit`` (``x``, ``y``, ``batch_size``, ``validation_data``,
+    ``shuffle``).
 
     Args:
         x, y: Training inputs and targets.
@@ -46,4 +47,5 @@ def fit_arguments(
     return {
         "x": pipeline(x, y, shuffle=True),
         "validation_data": pipeline(*validation, shuffle=False) if validation else None,
+        "shuffle": False,  # the pipeline shuffles (Keras warns when asked to shuffle one)
     }

@@ -15,6 +15,9 @@ from houses_tune.training.feed import fit_arguments
 ON_TENSORFLOW = textwrap.dedent(
     """
     import json
+    import warnings
+
+    import keras
     import numpy as np
     from houses_tune.training.feed import fit_arguments
 
@@ -28,11 +31,17 @@ ON_TENSORFLOW = textwrap.dedent(
     args = fit_arguments(x, y, 8, val, seed=3)
     other = fit_arguments(x, y, 8, None, seed=4)
     sizes = [int(np.asarray(y).shape[0]) for x, y in args["x"]]
+    rooms = keras.Input((2,), name="rooms")
+    model = keras.Model({"rooms": rooms}, keras.layers.Dense(1)(rooms))
+    model.compile("sgd", "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(**args, epochs=1, verbose=0)
     print(json.dumps({
         "keys": sorted(args), "no_validation": other["validation_data"] is None,
         "train": epochs(args, "x", 2), "other": epochs(other, "x", 1),
         "validation": epochs(args, "validation_data", 2),
-        "sizes": sizes,
+        "sizes": sizes, "warnings": [str(w.message) for w in caught],
     }))
     """
 )
@@ -48,7 +57,8 @@ def _on_tensorflow() -> dict:
 
 def test_tensorflow_is_fed_every_row_once_per_epoch_in_a_new_order():
     seen, again = _on_tensorflow(), _on_tensorflow()
-    assert seen["keys"] == ["validation_data", "x"]  # batches are the pipeline's
+    assert seen["keys"] == ["shuffle", "validation_data", "x"]  # batches are the pipeline's
+    assert not seen["warnings"]  # Keras warns when asked to shuffle a pipeline
     first, second = seen["train"]
     assert sorted(first) == sorted(second) == list(range(20))  # every row, once
     assert first != second and first != sorted(first)  # reshuffled each epoch
