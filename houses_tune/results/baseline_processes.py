@@ -47,8 +47,7 @@ def _train(task) -> tuple[int, np.ndarray]:
 
     index, houses, job, epochs = task
     import_keras()  # the parent's backend (KERAS_BACKEND is inherited) and JAX cache
-    return index, tutorial_prices(job.preset, houses, job.train_rows, job.test_rows, epochs,
-                                  job.seed)  # fmt: skip
+    return index, tutorial_prices(houses, job, epochs)
 
 
 def train_in_processes(houses, jobs: Sequence, epochs: int, workers: int) -> Iterator:

@@ -245,30 +245,26 @@ def train_tutorials(
             log(f"{job.label}, seed {job.seed}, {epochs} epochs")
             if listener is not None:
                 listener.next_models(f"{job.label}, seed {job.seed}", epochs)
-            prices = tutorial_prices(
-                job.preset, houses, job.train_rows, job.test_rows, epochs, job.seed, listener
-            )
+            prices = tutorial_prices(houses, job, epochs, listener)
             runs[index] = _store(paths[index], job, prices)
     return [runs[index] for index in range(len(jobs))]
 
 
-def tutorial_prices(
-    preset: str, houses, train_rows, test_rows, epochs: int, seed: int = 0, listener=None
-) -> np.ndarray:
-    """Train a tutorial preset on ``train_rows`` for ``epochs`` epochs; predict ``test_rows``."""
+def tutorial_prices(houses, job: TutorialJob, epochs: int, listener=None) -> np.ndarray:
+    """Train ``job``'s tutorial network for ``epochs`` epochs; predict its test rows."""
     import keras_tuner
 
     from houses_tune.data import ModelData
     from houses_tune.search_spaces import HousesHyperModel, load_space
     from houses_tune.training import train_fold
 
-    train_rows = np.asarray(train_rows, dtype=np.int64)
-    hypermodel = HousesHyperModel(load_space(preset), ModelData(houses, train_rows), seed=seed)
+    train_rows, seed = np.asarray(job.train_rows, dtype=np.int64), job.seed
+    hypermodel = HousesHyperModel(load_space(job.preset), ModelData(houses, train_rows), seed=seed)
     hp = keras_tuner.HyperParameters()
     model, _ = train_fold(
         hypermodel, hp, 1, train_rows, np.empty(0, np.int64), epochs, seed=seed, listener=listener
     )
-    return hypermodel.predict_prices(hp, model, test_rows)
+    return hypermodel.predict_prices(hp, model, job.test_rows)
 
 
 def split_jobs(train_rows, test_rows, seeds) -> list[TutorialJob]:

@@ -465,7 +465,7 @@ def _preset(name: str, description: str, base: Space | None = None, **fixed: Any
 _MIXED = _preset(
     "mixed",
     "everything: attributes, photos (montage or branched) or both",
-    attributes__widths=["8-4", "16-8", "32-16", "64-32"],
+    attributes__widths=[w for w in CATALOGUE["attributes/widths"].values if w != NO_LAYERS],
     target_transform="log",
     loss=["huber", "mae"],
     learning_rate={"min": 1e-3, "max": 1e-2},

@@ -192,9 +192,9 @@ def _fake_tutorials(monkeypatch, run, tmp_path):
     frame = RunDir(run).load_houses().frame
     calls = []
 
-    def fake(preset, houses, train_rows, test_rows, epochs, seed, listener=None):
-        calls.append((preset, seed, len(test_rows)))
-        return frame["price"].to_numpy()[test_rows] * (1 + 0.01 * (seed + 1))
+    def fake(houses, job, epochs, listener=None):
+        calls.append((job.preset, job.seed, len(job.test_rows)))
+        return frame["price"].to_numpy()[job.test_rows] * (1 + 0.01 * (job.seed + 1))
 
     monkeypatch.setattr(baselines, "tutorial_prices", fake)
     monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "fresh-cache"))
@@ -449,9 +449,9 @@ def test_tutorial_baselines_are_scored_by_their_median_over_seeds(run, tmp_path,
     }
     calls = []
 
-    def fake_tutorial(preset, houses, train_rows, test_rows, epochs, seed, listener=None):
-        calls.append((preset, seed))
-        return actual * (1 + errors[preset][seed - 5])
+    def fake_tutorial(houses, job, epochs, listener=None):
+        calls.append((job.preset, job.seed))
+        return actual * (1 + errors[job.preset][job.seed - 5])
 
     monkeypatch.setattr(baselines, "tutorial_prices", fake_tutorial)
     monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "fresh-cache"))  # train them all
