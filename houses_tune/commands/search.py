@@ -25,6 +25,7 @@ _SETTING_PARAMS = (
     "dataset", "space", "budget", "max_epochs", "min_epochs", "factor", "tuner", "seed",
     "min_zip_count",
     "folds", "val_size", "test_size", "val_seed", "splits_file", "patience", "backend",
+    "weights",
 )  # fmt: skip
 
 
@@ -147,6 +148,11 @@ def _stderr_console():
     "splits.json.",
 )  # fmt: skip
 @backend_option
+@click.option(
+    "--weights", metavar="imagenet|DIR|random",
+    help="Weights of pretrained photo backbones (--space backbone): imagenet (Keras "
+    "downloads them, online), a folder of weight files, or random (timing and tests only).",
+)  # fmt: skip
 @device_option
 @click.option(
     "--mixed-precision", is_flag=True,

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from houses_tune.data.features import Progress, cached_features
 from houses_tune.data.photos import ROOMS, montage
 from houses_tune.data.preprocess import ATTRIBUTE_INPUTS, Preprocessor, TargetTransform
 from houses_tune.data.reader import Houses
@@ -23,16 +24,19 @@ class ModelData:
             rows: never the test split).
         preprocessor: Fitted attribute encoder.
         n_zips: Width of the ``zip`` input.
+        weights: Where pretrained backbones get their weights (``--weights``), or None.
     """
 
-    def __init__(self, houses: Houses, fit_rows: np.ndarray) -> None:
+    def __init__(self, houses: Houses, fit_rows: np.ndarray, weights: str | None = None) -> None:
         self.houses = houses
+        self.weights = weights
         self.fit_rows = np.asarray(fit_rows, dtype=np.int64)
         self.preprocessor = Preprocessor.fit(houses.frame.iloc[self.fit_rows])
         self.n_zips = len(self.preprocessor.zip_vocabulary)
         self._attributes = self.preprocessor.encode(houses.frame)
         self._prices = houses.frame["price"].to_numpy(dtype=np.float64)
         self._photos: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # tile -> photos, montages
+        self._features: dict[str, np.ndarray] = {}  # backbone -> features of the kept rows
         self._transforms: dict[str, TargetTransform] = {}
 
     def _tile(self, tile: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +45,20 @@ class ModelData:
             self._photos[tile] = photos, montage(photos)
         return self._photos[tile]
 
+    def features(self, backbone: str, progress: Progress | None = None) -> np.ndarray:
+        """Backbone features of the kept houses' photos, float32 ``(n, 4, dim)``, computed
+        once per dataset and weights (``houses_tune.data.features``).
+
+        Raises:
+            ValueError: No ``weights`` were given.
+        """
+        if backbone not in self._features:
+            if self.weights is None:
+                raise ValueError(f"backbone {backbone} needs weights (--weights)")
+            every = cached_features(self.houses, backbone, self.weights, progress)
+            self._features[backbone] = every[self.houses.rows_in_folder]
+        return self._features[backbone]
+
     def inputs(
         self, rows: np.ndarray, names: Iterable[str], tile: int | None = None
     ) -> dict[str, np.ndarray]:
@@ -48,18 +66,23 @@ class ModelData:
 
         Args:
             rows: Row indices into ``houses.frame``.
-            names: Input names (``ATTRIBUTE_INPUTS`` and ``PHOTO_INPUTS``).
+            names: Input names (``ATTRIBUTE_INPUTS``, ``PHOTO_INPUTS`` and backbone features
+                such as ``mobilenet_v2_features``).
             tile: Photo side in pixels, needed for photo inputs (may exceed the files').
 
         Returns:
             Attributes as float32 ``(n, k)``; ``montage`` uint8 ``(n, 2t, 2t, 3)``; rooms
-            uint8 ``(n, t, t, 3)``.
+            uint8 ``(n, t, t, 3)``; backbone features float32 ``(n, 4, dim)``.
         """
+        from houses_tune.search_spaces.backbones import FEATURE_INPUTS
+
         rows = np.asarray(rows, dtype=np.int64)
         out = {}
         for name in names:
             if name in ATTRIBUTE_INPUTS:
                 out[name] = self._attributes[name][rows]
+            elif name in FEATURE_INPUTS:
+                out[name] = self.features(FEATURE_INPUTS[name].name)[rows]
             elif name == "montage":
                 out[name] = self._tile(tile)[1][rows]
             else:

@@ -150,26 +150,40 @@ def cached_photos(folder: Path, total: int, fingerprint: str, tile: int) -> np.n
     if tile < 1:
         raise ValueError(f"tile must be a positive number of pixels, got {tile}")
     path = cache_path(fingerprint, tile)
-    shape = (total, len(ROOMS), tile, tile, 3)
+    photos = load_cached(path, (total, len(ROOMS), tile, tile, 3), np.uint8)
+    if photos is None:
+        photos = read_photos(folder, total, tile)
+        save_cached(path, photos, "photo")
+    return photos
+
+
+def load_cached(path: Path, shape: tuple, dtype) -> np.ndarray | None:
+    """A cached array, or None when it is missing, damaged or of another shape or dtype."""
     try:
-        photos = np.load(path, allow_pickle=False)
-        if photos.shape == shape and photos.dtype == np.uint8:
-            return photos
+        array = np.load(path, allow_pickle=False)
     except (OSError, ValueError):
-        pass  # missing or damaged: rebuild it
-    photos = read_photos(folder, total, tile)
+        return None
+    if array.shape != shape or array.dtype != dtype:
+        return None
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        return None
+    return array
+
+
+def save_cached(path: Path, array: np.ndarray, what: str) -> None:
+    """Write a cache file atomically (temp file + rename); an unwritable cache folder is
+    reported on stderr and otherwise ignored."""
     temp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
-            np.save(out, photos)
+            np.save(out, array)
         os.replace(temp, path)
     except OSError as error:
         if temp is not None:
             Path(temp).unlink(missing_ok=True)
-        print(f"warning: photo cache not written ({path.parent}: {error})", file=sys.stderr)
-    return photos
+        print(f"warning: {what} cache not written ({path.parent}: {error})", file=sys.stderr)
 
 
 def montage(photos: np.ndarray) -> np.ndarray:

@@ -81,8 +81,17 @@ class Houses:
         Raises:
             DatasetError: A photo cannot be decoded (nothing is cached then).
         """
-        every = cached_photos(self.folder, self.total, self.fingerprint, tile)
-        return every[self.frame["house"].to_numpy() - 1]
+        return self.all_photos(tile)[self.rows_in_folder]
+
+    def all_photos(self, tile: int) -> np.ndarray:
+        """Photos of every house of ``HousesInfo.txt`` (the cache holds all of them):
+        uint8 ``(total, 4, tile, tile, 3)``."""
+        return cached_photos(self.folder, self.total, self.fingerprint, tile)
+
+    @property
+    def rows_in_folder(self) -> np.ndarray:
+        """Each kept house's row among all of ``HousesInfo.txt`` (its line number - 1)."""
+        return self.frame["house"].to_numpy() - 1
 
 
 @dataclass

@@ -54,9 +54,13 @@ def choose_trials(trials: list, trial_id: str | None = None, ensemble: int = 1) 
 
 def photo_tile(trial) -> int | None:
     """The photo side of a trial's models, None if they use no photos."""
+    from houses_tune.search_spaces.backbones import BACKBONES
+
     values = trial.hyperparameters
     if values.get("modality", "attributes") == "attributes":
         return None
+    if values.get("photos/input") == "backbone":
+        return BACKBONES[values["backbone/network"]].size
     return values.get("tile")
 
 

@@ -97,7 +97,9 @@ def cross_validate(
     for index, (train, test) in enumerate(folds, start=1):
         log(f"cross-validation fold {index}/{k}: {len(test)} test houses")
         actual = frame["price"].to_numpy()[test]
-        hypermodel = HousesHyperModel(space, ModelData(houses, train), seed=seed)
+        hypermodel = HousesHyperModel(
+            space, ModelData(houses, train, search.get("weights")), seed=seed
+        )
         if refit:
             members = [refit_member(hypermodel, trial, train, seed, listener) for trial in trials]
         else:

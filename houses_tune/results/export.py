@@ -121,7 +121,9 @@ def export_run(
     progress = ExportProgress(console, _planned_models(options, chosen, run_dir.folds, seeds))
 
     hypermodel = HousesHyperModel(
-        space, ModelData(houses, splits.search), seed=run_dir.search["seed"]
+        space,
+        ModelData(houses, splits.search, run_dir.search.get("weights")),
+        seed=run_dir.search["seed"],
     )
     test_rows = np.asarray(splits.test, dtype=np.int64)
     progress.start()
@@ -134,7 +136,9 @@ def export_run(
             members = load_members(run_dir, chosen, hypermodel, splits)
         progress.log(_exported_line(options, chosen, members))
         model = build_serving_model(
-            [(m.network, m.transform) for m in members], hypermodel.data.preprocessor
+            [(m.network, m.transform) for m in members],
+            hypermodel.data.preprocessor,
+            hypermodel.data.weights,
         )
         inputs = _test_inputs(model, houses, test_rows)
         predicted = model.predict(inputs, verbose=0, batch_size=256).reshape(-1).astype(np.float64)

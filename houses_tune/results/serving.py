@@ -29,6 +29,8 @@ import numpy as np
 from keras import layers, ops
 
 from houses_tune.data import ROOMS
+from houses_tune.search_spaces.backbones import FEATURE_INPUTS, build_backbone
+from houses_tune.search_spaces.layers import photo_sequence, photo_size
 
 RAW_NUMBERS = ("bedrooms", "bathrooms", "area")
 ZIP_LOOKUP = "zip_lookup"
@@ -100,24 +102,28 @@ class Exp(layers.Layer):
 
 
 def photo_tile(model: keras.Model) -> int | None:
-    """Tile size (pixels per photo side) a network or serving model expects, None without
-    photos."""
-    for tensor in model.inputs:
-        name = _input_name(tensor)
-        if name == "montage":
-            return int(tensor.shape[1]) // 2
-        if name in ROOMS:
-            return int(tensor.shape[1])
-    return None
+    """Side in pixels of each photo a network or serving model expects (a frozen backbone's
+    network: the backbone's native size), None without photos."""
+    size = photo_size(model)
+    if size is None:
+        sizes = {
+            FEATURE_INPUTS[n].size for n in map(_input_name, model.inputs) if n in FEATURE_INPUTS
+        }
+        size = sizes.pop() if sizes else None
+    return size
 
 
-def build_serving_model(members: Sequence[tuple[keras.Model, object]], preprocessor) -> keras.Model:
+def build_serving_model(
+    members: Sequence[tuple[keras.Model, object]], preprocessor, weights: str | None = None
+) -> keras.Model:
     """Wrap trained networks into one model that takes raw inputs and returns dollars.
 
     Args:
         members: ``(network, fitted TargetTransform)`` pairs; networks have inputs named
             like ``ModelData.inputs`` keys, and all photo networks use one tile size.
         preprocessor: The fitted ``houses_tune.data.Preprocessor`` they were trained with.
+        weights: ``--weights`` of the run, when a member takes frozen backbone features
+            (the backbone, with those weights, goes into the model once).
 
     Returns:
         An uncompiled model with inputs ``bedrooms``, ``bathrooms``, ``area`` (float32,
@@ -137,7 +143,7 @@ def build_serving_model(members: Sequence[tuple[keras.Model, object]], preproces
     if len(tiles) > 1:
         raise ValueError(f"members use photos of different sizes: {sorted(tiles)}")
     inputs = {}
-    if wanted - {"montage", *ROOMS}:
+    if wanted - {"montage", *ROOMS, *FEATURE_INPUTS}:
         inputs = {name: keras.Input((1,), name=name) for name in RAW_NUMBERS}
         inputs["zipcode"] = keras.Input((1,), dtype="int64", name="zipcode")
     if tiles:
@@ -145,6 +151,9 @@ def build_serving_model(members: Sequence[tuple[keras.Model, object]], preproces
         for room in ROOMS:
             inputs[room] = keras.Input((tile, tile, 3), dtype="uint8", name=room)
     features = _features(inputs, wanted, preprocessor)
+    for name in sorted(wanted & set(FEATURE_INPUTS)):
+        backbone = build_backbone(FEATURE_INPUTS[name].name, weights)
+        features[name] = photo_sequence([backbone(inputs[room]) for room in ROOMS], name)
 
     logs = []
     for net, (_, transform) in zip(networks, members, strict=True):

@@ -18,11 +18,15 @@ import keras
 import numpy as np
 from keras import layers
 
+from houses_tune.search_spaces.backbones import BACKBONES, build_backbone, network_of
+from houses_tune.search_spaces.layers import ROOMS, photo_sequence
 from houses_tune.search_spaces.metrics import LogPriceMSE, PriceMAPE, PriceMAPELoss
 from houses_tune.search_spaces.space import (
     ATTRIBUTES,
+    BACKBONE,
     BRANCHED,
     CATALOGUE,
+    FINE_TUNED,
     MONTAGE,
     NO_LAYERS,
     PHOTOS,
@@ -33,8 +37,6 @@ from houses_tune.search_spaces.space import (
     parse_tuple,
 )
 
-# Same order as houses_tune.data.ROOMS (kept here so models build without the data layer).
-ROOMS = ("bathroom", "bedroom", "frontal", "kitchen")
 # Huber's threshold, as a fraction of a price: errors beyond 10% count linearly.
 HUBER_PRICE_FRACTION = 0.1
 # Training steps per call into the backend: the small networks here spend most of an
@@ -215,23 +217,91 @@ def branched_photos(
         shared = tower("photo_tower") if weights == "shared" else None
         towers = [shared or tower(f"{room}_tower") for room in ROOMS]
         embedded = [t(photo) for t, photo in zip(towers, photos, strict=True)]
-        if aggregate == "concat":
-            return layers.Concatenate(name="photos_concat")(embedded)
-        if aggregate == "mean":
-            return layers.Average(name="photos_mean")(embedded)
-        rows = [
-            layers.Reshape((1, units), name=f"{r}_step")(e)
-            for r, e in zip(ROOMS, embedded, strict=True)
-        ]
-        sequence = layers.Concatenate(axis=1, name="photos_sequence")(rows)  # (batch, 4, units)
-        if aggregate == "lstm":
-            return layers.LSTM(units, name="photos_lstm")(sequence)
-        if aggregate != "attention":
-            raise ValueError(f"unknown aggregate {aggregate!r}")
-        scores = layers.Dense(1, name="photos_attention_score")(sequence)  # (batch, 4, 1)
-        attention = layers.Softmax(axis=1, name="photos_attention")(scores)
-        pooled = layers.Dot(axes=1, name="photos_weighted_sum")([attention, sequence])
-        return layers.Flatten(name="photos_attended")(pooled)  # (batch, units)
+        return aggregate_photos(photo_sequence(embedded, "photos_sequence"), aggregate, units)
+
+
+def aggregate_photos(sequence, aggregate: str, units: int):
+    """Combine the photos' embeddings ``(batch, 4, units)`` into one vector.
+
+    Concatenation, mean, attention weights (softmax over the photos of a learned score) or
+    an LSTM over the sequence bathroom, bedroom, frontal, kitchen.
+    """
+    if aggregate == "concat":
+        return layers.Flatten(name="photos_concat")(sequence)
+    if aggregate == "mean":
+        return layers.GlobalAveragePooling1D(name="photos_mean")(sequence)
+    if aggregate == "lstm":
+        return layers.LSTM(units, name="photos_lstm")(sequence)
+    if aggregate != "attention":
+        raise ValueError(f"unknown aggregate {aggregate!r}")
+    scores = layers.Dense(1, name="photos_attention_score")(sequence)  # (batch, 4, 1)
+    attention = layers.Softmax(axis=1, name="photos_attention")(scores)
+    pooled = layers.Dot(axes=1, name="photos_weighted_sum")([attention, sequence])
+    return layers.Flatten(name="photos_attended")(pooled)  # (batch, units)
+
+
+def backbone_photos(
+    hp,
+    inputs: dict,
+    weights: str | None,
+    network=None,
+    dropout=None,
+    units=None,
+    aggregate=None,
+    fine_tune=None,
+    fine_tune_learning_rate=None,
+):
+    """Each photo's pretrained backbone features, embedded, then aggregated (``backbone/*``).
+
+    A frozen backbone's features are an input of the network (``<network>_features``,
+    ``(4, dim)``, computed once per dataset); a fine-tuned one is part of it, on the four
+    uint8 photos at its native size, its top ``fine_tune`` layers trained (batch
+    normalisation stays frozen) at their own learning rate. Then per photo: Dropout ->
+    Dense(units) ReLU (one layer for all photos), and ``aggregate_photos``.
+
+    Args:
+        hp: Trial hyperparameters.
+        inputs: Where the Keras inputs this block creates are put (by name).
+        weights: ``--weights`` (needed to build a fine-tuned backbone).
+        network, dropout, units, aggregate, fine_tune, fine_tune_learning_rate: ``None``
+            tunes.
+
+    Returns:
+        ``(tensor, slow)``: the photos' vector, and the variables to train at the
+        backbone's rate with that rate (``((), None)`` when frozen).
+    """
+    with hp.name_scope("backbone"):
+        network = tune(hp, "backbone/network", network)
+        dropout = tune(hp, "backbone/dropout", dropout)
+        units = tune(hp, "backbone/units", units)
+        aggregate = tune(hp, "backbone/aggregate", aggregate)
+        fine_tune = tune(hp, "backbone/fine_tune", fine_tune)
+        rate = None
+        if any(_allows(fine_tune, "backbone/fine_tune", v) for v in FINE_TUNED[1]):
+            with hp.conditional_scope("fine_tune", list(FINE_TUNED[1])):
+                rate = tune(hp, "backbone/fine_tune_learning_rate", fine_tune_learning_rate)
+        spec = BACKBONES[network]
+        slow = ()
+        if fine_tune:
+            if weights is None:
+                raise ValueError(f"backbone {network} needs weights (--weights)")
+            backbone = build_backbone(network, weights, float32=False)
+            trained = network_of(backbone).layers[-fine_tune:]
+            for layer in network_of(backbone).layers:
+                layer.trainable = layer in trained and not isinstance(
+                    layer, layers.BatchNormalization
+                )
+            shape = (spec.size, spec.size, 3)
+            for room in ROOMS:
+                inputs[room] = keras.Input(shape, dtype="uint8", name=room)
+            features = photo_sequence([backbone(inputs[r]) for r in ROOMS], "backbone_features")
+            slow = tuple(backbone.trainable_variables)
+        else:
+            features = keras.Input((len(ROOMS), spec.dim), name=spec.input_name)
+            inputs[spec.input_name] = features
+        x = layers.Dropout(dropout, name="backbone_dropout")(features) if dropout else features
+        x = layers.Dense(units, activation="relu", name="backbone_embed")(x)
+        return aggregate_photos(x, aggregate, units), (slow, rate)
 
 
 def fusion_head(hp, features: Sequence, units=None, dropout=None, bias: float = 0.0):
@@ -298,8 +368,65 @@ def _loss(name: str, transform, typical_target: float):
     return {"mae": keras.losses.MeanAbsoluteError, "mse": keras.losses.MeanSquaredError}[name]()
 
 
+class _SlowVariables:
+    """Optimizer mixin: some variables (a fine-tuned backbone's) step at ``slow_factor``
+    times the learning rate.
+
+    ``update_step(gradient, variable, learning_rate)`` is the method Keras optimizers
+    implement per variable (tests/search_spaces/test_backbones.py checks the rates).
+    """
+
+    def __init__(self, *args, slow_variables=(), slow_factor: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        # TensorFlow hands update_step the backend variable (.value), JAX the Keras one.
+        values = (
+            [v.value for v in slow_variables] if keras.backend.backend() == "tensorflow" else []
+        )
+        self._slow = {id(v) for v in (*slow_variables, *values)}
+        self.slow_factor = float(slow_factor)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if id(variable) in self._slow:
+            learning_rate = learning_rate * self.slow_factor
+        return super().update_step(gradient, variable, learning_rate)
+
+
+class _SlowAdam(_SlowVariables, keras.optimizers.Adam):
+    pass
+
+
+class _SlowAdamW(_SlowVariables, keras.optimizers.AdamW):
+    pass
+
+
+def make_optimizer(
+    name: str, learning_rate: float, slow: tuple = (), slow_rate: float | None = None
+):
+    """Adam or AdamW; with ``slow`` variables, those step at ``slow_rate`` instead (and
+    AdamW leaves them out of its weight decay: pretrained weights are not pulled to 0)."""
+    if not slow:
+        return {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW}[name](
+            learning_rate=learning_rate
+        )
+    make = {"adam": _SlowAdam, "adamw": _SlowAdamW}[name]
+    optimizer = make(
+        learning_rate=learning_rate,
+        slow_variables=slow,
+        slow_factor=slow_rate / learning_rate,
+        name=name,  # the class's would not be a valid TensorFlow scope name
+    )
+    if name == "adamw":
+        optimizer.exclude_from_weight_decay(var_list=list(slow))
+    return optimizer
+
+
 def build_model(
-    hp, space: Space, n_zips: int, transforms: Callable[[str], Any], fit_prices: np.ndarray
+    hp,
+    space: Space,
+    n_zips: int,
+    transforms: Callable[[str], Any],
+    fit_prices: np.ndarray,
+    weights: str | None = None,
 ) -> keras.Model:
     """Assemble the blocks for one trial and compile the model.
 
@@ -310,6 +437,7 @@ def build_model(
         transforms: ``ModelData.transform``: target transform name -> fitted ``TargetTransform``.
         fit_prices: Prices in dollars of the rows the model learns from (to start the
             output bias at the mean target, and to size Huber's threshold).
+        weights: ``--weights`` of pretrained backbones (a fine-tuned one is built here).
 
     Returns:
         A compiled ``keras.Model`` whose inputs are named like ``ModelData.inputs`` keys
@@ -324,7 +452,7 @@ def build_model(
     learning_rate = register(hp, "learning_rate", p["learning_rate"])
     register(hp, "batch_size", p["batch_size"])  # used when fitting
 
-    inputs, features = {}, []
+    inputs, features, slow = {}, [], ((), None)
     with _when(hp, space, (ATTRIBUTES,)) as active:
         if active:
             attributes = {
@@ -371,6 +499,19 @@ def build_model(
                     )
                     args = {k: p[f"branched/{k}"] for k in names}
                     features.append(branched_photos(hp, [inputs[r] for r in ROOMS], **args))
+            with _when(hp, space, (BACKBONE,)) as backbone:
+                if backbone:
+                    names = (
+                        "network",
+                        "dropout",
+                        "units",
+                        "aggregate",
+                        "fine_tune",
+                        "fine_tune_learning_rate",
+                    )
+                    args = {k: p[f"backbone/{k}"] for k in names}
+                    photos, slow = backbone_photos(hp, inputs, weights, **args)
+                    features.append(photos)
     if not features:
         raise ValueError(f"modality {modality!r} leaves the model without inputs")
 
@@ -382,9 +523,8 @@ def build_model(
     output = fusion_head(hp, features, p["head/units"], p["head/dropout"], bias=bias)
 
     model = keras.Model(inputs, output, name=f"houses_{modality}")
-    make_optimizer = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW}[optimizer]
     model.compile(
-        optimizer=make_optimizer(learning_rate=learning_rate),
+        optimizer=make_optimizer(optimizer, learning_rate, *slow),
         loss=_loss(loss, transform, float(np.mean(targets))),
         metrics=[PriceMAPE(transform.name, transform.scale)],
         steps_per_execution=STEPS_PER_EXECUTION,

@@ -10,6 +10,7 @@ import keras_tuner
 import numpy as np
 
 from houses_tune.search_spaces.blocks import build_model, input_names
+from houses_tune.search_spaces.layers import photo_size
 from houses_tune.search_spaces.space import Space
 
 
@@ -43,7 +44,12 @@ class HousesHyperModel(keras_tuner.HyperModel):
         keras.utils.set_random_seed(self.seed if seed is None else seed)
         rows = self.data.fit_rows if fit_rows is None else fit_rows
         return build_model(
-            hp, self.space, self.data.n_zips, self.data.transform, self.data.prices(rows)
+            hp,
+            self.space,
+            self.data.n_zips,
+            self.data.transform,
+            self.data.prices(rows),
+            self.data.weights,
         )
 
     def target(self, hp):
@@ -55,7 +61,7 @@ class HousesHyperModel(keras_tuner.HyperModel):
         """The inputs ``model`` takes and its targets, for ``rows``.
 
         Args:
-            hp: Trial hyperparameters (uses ``tile`` and ``target_transform``).
+            hp: Trial hyperparameters (uses ``target_transform``).
             rows: Row indices into the dataset.
             model: A model built by ``build`` (its input names say what to load).
 
@@ -64,8 +70,7 @@ class HousesHyperModel(keras_tuner.HyperModel):
         """
         rows = np.asarray(rows, dtype=np.int64)
         names = tuple(input_names(model))
-        # Values missing from hp (inactive) take the space's defaults.
-        tile = hp.values.get("tile") or self.space["tile"].default
+        tile = photo_size(model)  # a tile, or a fine-tuned backbone's native size
         key = (names, tile, rows.tobytes())
         if key not in self._inputs:
             self._inputs[key] = self.data.inputs(rows, names, tile)

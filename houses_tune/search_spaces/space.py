@@ -23,6 +23,11 @@ PHOTOS = ("modality", ("photos", "mixed"))
 ATTRIBUTES = ("modality", ("attributes", "mixed"))
 MONTAGE = ("photos/input", ("montage",))
 BRANCHED = ("photos/input", ("branched",))
+BACKBONE = ("photos/input", ("backbone",))
+#: ``backbone/fine_tune`` values that train some of the backbone's layers.
+FINE_TUNED = ("backbone/fine_tune", (10, 30))
+#: ``backbone/network`` values (``houses_tune.search_spaces.backbones.BACKBONES``).
+BACKBONE_NETWORKS = ("mobilenet_v2", "resnet50", "efficientnet_b0")
 ZIP_EMBEDDING = ("attributes/zip", ("embedding",))
 
 
@@ -205,9 +210,10 @@ _BLOCKS = (
     Param(
         "photos/input",
         "montage",
-        ("montage", "branched"),
+        ("montage", "branched", "backbone"),
         when=(PHOTOS,),
-        help="one 2x2 montage image, or the four photos as four inputs",
+        help="one 2x2 montage image, the four photos as four inputs, or each photo through "
+        "a pretrained backbone (needs --weights)",
     ),
     Param(
         "montage/filters",
@@ -284,6 +290,54 @@ _BLOCKS = (
         help="how the four photo embeddings are combined",
     ),
     Param(
+        "backbone/network",
+        "mobilenet_v2",
+        BACKBONE_NETWORKS,
+        when=(PHOTOS, BACKBONE),
+        help="keras.applications network each photo goes through (224x224, ImageNet "
+        "preprocessing, global average pooled)",
+    ),
+    Param(
+        "backbone/dropout",
+        0.2,
+        min=0.0,
+        max=0.5,
+        step=0.1,
+        when=(PHOTOS, BACKBONE),
+        help="dropout on each photo's pooled features",
+    ),
+    Param(
+        "backbone/units",
+        32,
+        (16, 32, 64, 128),
+        when=(PHOTOS, BACKBONE),
+        help="ReLU dense embedding of each photo's features (one layer for all photos)",
+    ),
+    Param(
+        "backbone/aggregate",
+        "mean",
+        ("concat", "mean", "attention", "lstm"),
+        when=(PHOTOS, BACKBONE),
+        help="how the four photo embeddings are combined",
+    ),
+    Param(
+        "backbone/fine_tune",
+        0,
+        (0, *FINE_TUNED[1]),
+        when=(PHOTOS, BACKBONE),
+        help="top layers of the backbone trained with the network (0: frozen, its features "
+        "computed once per dataset and cached)",
+    ),
+    Param(
+        "backbone/fine_tune_learning_rate",
+        1e-5,
+        min=1e-6,
+        max=1e-3,
+        sampling="log",
+        when=(PHOTOS, BACKBONE, FINE_TUNED),
+        help="step size of the backbone's trained layers (the rest use learning_rate)",
+    ),
+    Param(
         "head/units",
         4,
         (0, 4, 8, 16, 32),
@@ -327,6 +381,13 @@ class Space:
     def has_photos(self) -> bool:
         """Whether the space can build networks that take photos."""
         return self.can_take("modality", "photos", "mixed")
+
+    @property
+    def backbones(self) -> tuple[str, ...]:
+        """The backbone networks this space can use."""
+        if not self.can_take("photos/input", "backbone"):
+            return ()
+        return tuple(v for v in BACKBONE_NETWORKS if self.can_take("backbone/network", v))
 
     def active_params(self) -> list[Param]:
         """The parameters that can be active in this space, in catalogue order."""
@@ -470,6 +531,7 @@ _MIXED = _preset(
     loss=["huber", "mae"],
     learning_rate={"min": 1e-3, "max": 1e-2},
     tile=32,
+    photos__input=["montage", "branched"],  # backbones need weights: a preset of their own
 )
 # The PyImageSearch tutorials' training: MAPE on price / max price, Adam 1e-3, batch 8.
 # (They also used Adam(decay=1e-3 / 200); Keras 3 has no `decay`, and its effect over
@@ -542,6 +604,17 @@ PRESETS: dict[str, Space] = {
             learning_rate={"min": 1e-2, "max": 1e-1},
         ),
         _preset("mlp", "attribute MLP only", _MIXED, modality="attributes"),
+        # Frozen backbones: their features are computed once, so a trial costs what an
+        # attribute MLP's does; fine-tuning (a YAML space) trains through the backbone.
+        _preset(
+            "backbone",
+            "pretrained photo features (MobileNetV2, ResNet50, EfficientNetB0) with or "
+            "without the attributes; needs --weights",
+            _MIXED,
+            modality=["mixed", "photos"],
+            photos__input="backbone",
+            backbone__fine_tune=0,
+        ),
         _preset(
             "montage",
             "conv net on the 2x2 photo montage only",

@@ -16,6 +16,8 @@ from typing import Any
 
 from houses_tune.errors import SearchError
 from houses_tune.run import LOCK_FILE, RUN_JSON, SPACE_YAML, RunDir, RunLock, check_run_name
+from houses_tune.search_spaces import load_space
+from houses_tune.search_spaces.backbones import IMAGENET, RANDOM, check_weights
 from houses_tune.tuner.budget import Budget, SearchPlan, parse_budget, plan_search
 
 DEFAULT_RESULTS_DIR = Path("results")
@@ -42,6 +44,7 @@ KEPT_ON_RESUME = (
     "patience",
     "mixed_precision",
     "backend",  # trials of one run are trained alike
+    "weights",
 )
 
 
@@ -76,6 +79,7 @@ class SearchSettings:
         device: ``--device``: auto, cpu or gpu (also what local workers get).
         mixed_precision: Train in float16 (GPU) / bfloat16 (CPU) compute.
         backend: ``--backend``: tensorflow or jax (``auto`` is resolved by ``prepare_search``).
+        weights: ``--weights`` of pretrained backbones: ``imagenet``, ``random`` or a folder.
         workers: Local worker processes of a distributed search (0: train in this process).
         listen: ``HOST:PORT`` the chief of a distributed search listens on, or None.
         explicit: Names of the settings given on the command line (checked on resume).
@@ -108,6 +112,7 @@ class SearchSettings:
     device: str = "auto"
     mixed_precision: bool = False
     backend: str = "auto"
+    weights: str | None = None
     workers: int = 0
     listen: str | None = None
     explicit: frozenset[str] = frozenset()
@@ -135,8 +140,16 @@ class SearchSettings:
             "device": self.device,
             "mixed_precision": self.mixed_precision,
             "backend": self.backend,
+            "weights": _weights_json(self.weights),
             "workers": self.workers,
         }
+
+
+def _weights_json(weights: str | None) -> str | None:
+    # A folder is stored absolute, so export and workers find it from anywhere.
+    if weights is None or weights in (IMAGENET, RANDOM):
+        return weights
+    return str(Path(weights).resolve())
 
 
 @dataclass(frozen=True)
@@ -201,13 +214,12 @@ def prepare_search(settings: SearchSettings) -> SearchJob:
         settings = _resolve_resume(settings, resumed)
     elif "val_size" in settings.explicit and settings.folds != 1:
         raise SearchError("--val-size sets the validation split of --folds 1 only")
+    space = load_space(settings.space)
     if settings.backend == "auto":  # resolved once, so a resume and the workers train alike
         from houses_tune.backend import resolve_backend
-        from houses_tune.search_spaces import load_space
 
-        settings = replace(
-            settings, backend=resolve_backend("auto", load_space(settings.space).has_photos)
-        )
+        settings = replace(settings, backend=resolve_backend("auto", space.has_photos))
+    check_weights(settings.weights, space.backbones)
     if settings.budget is None:
         raise SearchError("--budget is required (epochs such as 3000, or a duration such as 45m)")
     try:

@@ -127,3 +127,42 @@ class SearchProgress:
     def log(self, message: str) -> None:
         """Print a line above the progress line (used with ``-v``)."""
         self._console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+class StepProgress:
+    """The progress line of one step before the trials, e.g. computing backbone features.
+
+    Called as ``progress(done, total)``; draws ``<label> [bar] done/total <unit> · elapsed ·
+    ETA`` on a terminal, and one line when the step ends elsewhere.
+    """
+
+    def __init__(self, console: Console, label: str, unit: str = "photos") -> None:
+        self._console = console
+        self._label = label
+        self._unit = unit
+        self._started = time.monotonic()
+        self._progress = None
+        self._task = None
+
+    def _text(self, done: int, total: int) -> str:
+        elapsed = time.monotonic() - self._started
+        left = elapsed / done * (total - done) if done else None
+        return f"{done}/{total} {self._unit} · {_clock(elapsed)} elapsed · ETA {_clock(left)}"
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._progress is None and self._console.is_terminal:
+            self._progress = Progress(
+                TextColumn(self._label),
+                BarColumn(bar_width=24),
+                TextColumn("{task.fields[info]}"),
+                console=self._console,
+            )
+            self._task = self._progress.add_task(self._label, total=total, info="")
+            self._progress.start()
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, info=self._text(done, total))
+        if done >= total:
+            if self._progress is not None:
+                self._progress.stop()
+            else:
+                self._console.print(f"{self._label}: {self._text(done, total)}", highlight=False)

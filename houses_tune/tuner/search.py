@@ -230,7 +230,7 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
     from houses_tune.tuner.build import build_tuner, space_hparams
     from houses_tune.tuner.internals import show_trial_tracebacks
     from houses_tune.tuner.monitor import SearchMonitor, TimeBudgetReached
-    from houses_tune.tuner.progress import SearchProgress
+    from houses_tune.tuner.progress import SearchProgress, StepProgress
     from houses_tune.tuner.tensorboard import TensorBoardLogger
 
     settings, plan = job.settings, job.plan
@@ -253,8 +253,11 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
     show_trial_tracebacks(settings.verbose)
     keras.utils.set_random_seed(settings.seed)
     # Once per search: preprocessing fitted on the search rows; photos decoded when needed.
-    data = ModelData(houses, splits.search)
+    data = ModelData(houses, splits.search, settings.weights)
     hypermodel = HousesHyperModel(space, data, seed=settings.seed)
+    if settings.weights is not None:  # frozen backbones: their features, once, before trials
+        for backbone in space.backbones:
+            data.features(backbone, StepProgress(console, f"features {backbone}"))
 
     progress = SearchProgress(
         console,

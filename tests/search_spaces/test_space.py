@@ -19,7 +19,15 @@ def write(tmp_path, text, name="space.yaml"):
 
 
 def test_presets_and_objective():
-    assert list(PRESETS) == [*TUTORIALS, "linear", "mlp", "montage", "branched", "mixed"]
+    assert list(PRESETS) == [
+        *TUTORIALS,
+        "linear",
+        "mlp",
+        "backbone",
+        "montage",
+        "branched",
+        "mixed",
+    ]
     assert OBJECTIVE == "val_price_mape"
     assert load_space("mixed") is PRESETS["mixed"]
     mixed = PRESETS["mixed"]
@@ -54,7 +62,12 @@ def test_active_params_follow_conditions():
     assert "tile" not in names("mlp")
     assert not any(n.startswith(("branched/", "attributes/")) for n in names("montage"))
     assert not any(n.startswith(("montage/", "attributes/")) for n in names("branched"))
-    assert names("mixed") == set(CATALOGUE)
+    # Backbones need weights (--weights): only their own preset has them.
+    assert names("mixed") == {n for n in CATALOGUE if not n.startswith("backbone/")}
+    assert not any(n.startswith(("montage/", "branched/")) for n in names("backbone"))
+    assert {"backbone/network", "backbone/aggregate", "attributes/widths"} < names("backbone")
+    # Frozen by default: fine-tuning's own learning rate is not searched.
+    assert "backbone/fine_tune_learning_rate" not in names("backbone")
 
 
 def test_tuples_are_encoded_as_strings():

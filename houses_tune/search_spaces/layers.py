@@ -1,0 +1,63 @@
+"""Layers shared by the networks and the serving model, without the search's losses and
+metrics (a shipped model loads with only these registered; no ``Lambda``, so safe_mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers, ops
+
+# Same order as houses_tune.data.ROOMS (kept here so models build without the data layer).
+ROOMS = ("bathroom", "bedroom", "frontal", "kitchen")
+
+# ImageNet channel means in BGR order, as keras.applications' "caffe" preprocessing.
+_CAFFE_MEANS = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class BackbonePreprocess(layers.Layer):
+    """uint8 RGB photos -> what a ``keras.applications`` backbone expects, as float32.
+
+    Args:
+        mode: ``"tf"`` (pixels scaled to -1..1), ``"caffe"`` (RGB -> BGR, ImageNet channel
+            means subtracted) or ``"none"`` (cast only: the network rescales itself).
+    """
+
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("tf", "caffe", "none"):
+            raise ValueError(f"unknown preprocessing {mode!r}")
+        self.mode = mode
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        if self.mode == "caffe":
+            return ops.flip(x, axis=-1) - ops.convert_to_tensor(_CAFFE_MEANS, "float32")
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+def photo_sequence(vectors: Sequence, name: str):
+    """One ``(batch, k)`` tensor per room -> ``(batch, 4, k)`` in ``ROOMS`` order."""
+    rows = [
+        layers.Reshape((1, v.shape[-1]), name=f"{name}_{room}")(v)
+        for room, v in zip(ROOMS, vectors, strict=True)
+    ]
+    return layers.Concatenate(axis=1, name=name)(rows)
+
+
+def photo_size(model: keras.Model) -> int | None:
+    """Side in pixels of each photo a network (or serving model) takes, None without photo
+    inputs (a frozen backbone's network takes features)."""
+    for tensor in model.inputs:
+        name = tensor.name.split(":")[0]
+        if name == "montage":
+            return int(tensor.shape[1]) // 2
+        if name in ROOMS:
+            return int(tensor.shape[1])
+    return None
