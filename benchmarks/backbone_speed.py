@@ -50,7 +50,9 @@ def _space_yaml(folder: Path) -> Path:
 
 
 def _epochs_of(hypermodel, values: dict, fit_rows, val_rows, epochs: int) -> dict:
-    """Train one fold model; its first epoch (with the compile) and the median of the rest."""
+    """Train one fold model; its first epoch (with the compile) and the median of the rest,
+    and the time before the first epoch (building the model, decoding photos at a new size
+    into the cache)."""
     from houses_tune.training import train_fold
     from houses_tune.training.folds import Listener
 
@@ -72,7 +74,7 @@ def _epochs_of(hypermodel, values: dict, fit_rows, val_rows, epochs: int) -> dic
     return {"first_s": steps[0], "epoch_ms": 1000 * usual, "build_s": ends[0] - started}
 
 
-def _measure(dataset: Path, backbones: list[str], weights: str, epochs: int, fine_tune: bool):
+def _measure(args) -> dict:
     from houses_tune.backend import import_keras
 
     keras = import_keras()
@@ -82,8 +84,10 @@ def _measure(dataset: Path, backbones: list[str], weights: str, epochs: int, fin
     from houses_tune.data.features import cached_features
     from houses_tune.search_spaces import HousesHyperModel, load_space
 
-    houses = load_houses(dataset)
-    rows = {"backend": keras.config.backend(), "extraction": [], "epochs": []}
+    backbones, weights, epochs = args.backbones, args.weights, args.epochs
+    houses = load_houses(args.dataset, min_zip_count=args.min_zip_count)
+    rows = {"backend": keras.config.backend(), "extraction": [], "epochs": [],
+            "photos": 4 * houses.total}  # fmt: skip
     started = time.perf_counter()
     houses.all_photos(224)
     rows["decode_s"] = time.perf_counter() - started
@@ -100,6 +104,7 @@ def _measure(dataset: Path, backbones: list[str], weights: str, epochs: int, fin
     search = np.asarray(splits.search)
     cut = len(search) * 4 // 5
     fit_rows, val_rows = search[:cut], search[cut:]
+    rows["fit_houses"] = len(fit_rows)
     with tempfile.TemporaryDirectory() as folder:
         space = load_space(str(_space_yaml(Path(folder))))
     hypermodel = HousesHyperModel(space, ModelData(houses, splits.search, weights))
@@ -108,7 +113,7 @@ def _measure(dataset: Path, backbones: list[str], weights: str, epochs: int, fin
         for name in backbones
     ]
     cases += list(NETWORKS.items())
-    if fine_tune:
+    if args.fine_tune:
         cases.append(("mobilenet_v2 fine-tuned (top 10)", {
             "photos/input": "backbone", "backbone/network": "mobilenet_v2",
             "backbone/fine_tune": 10}))  # fmt: skip
@@ -126,6 +131,7 @@ def _child(backend: str, args, cache: Path) -> dict:
            "HOUSES_TUNE_CACHE": str(cache)}  # fmt: skip
     command = [sys.executable, __file__, "--child", "--dataset", str(args.dataset),
                "--weights", args.weights, "--epochs", str(args.epochs),
+               "--min-zip-count", str(args.min_zip_count),
                "--backbones", *args.backbones]  # fmt: skip
     if args.fine_tune:
         command.append("--fine-tune")
@@ -140,6 +146,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=FULL_DATASET)
+    parser.add_argument("--min-zip-count", type=int, default=25)
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=BACKBONES)
     parser.add_argument("--weights", default="random", help="imagenet, a folder, or random")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of each fold model")
@@ -148,8 +155,7 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        rows = _measure(args.dataset, args.backbones, args.weights, args.epochs, args.fine_tune)
-        print(json.dumps(rows))
+        print(json.dumps(_measure(args)))
         return
 
     results = []
@@ -158,18 +164,19 @@ def main() -> None:
             results.append(_child(backend, args, Path(cache)))
     load = os.getloadavg()[0]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-          f"load {load:.2f} at the end; dataset {args.dataset} (535 houses, 2140 photos); "
-          f"weights {args.weights}; batch {BATCH}")  # fmt: skip
+          f"load {load:.2f} at the end; dataset {args.dataset}; weights {args.weights}; "
+          f"batch {BATCH}")  # fmt: skip
     for rows in results:
-        print(f"\n[{rows['backend']}] photos decoded at 224x224: {rows['decode_s']:.1f} s")
+        print(f"\n[{rows['backend']}] {rows['photos']} photos decoded at 224x224: "
+              f"{rows['decode_s']:.1f} s")  # fmt: skip
         print(f"{'feature extraction':<34} {'first run s':>11} {'cached s':>9}")
         for row in rows["extraction"]:
             print(f"{row['backbone']:<34} {row['first']:11.1f} {row['cached']:9.2f}")
-        print(f"\n{'one fold model (217 houses)':<34} {'epoch ms':>9} {'first epoch s':>13} "
-              f"{'build s':>8}")  # fmt: skip
+        fold = f"one fold model ({rows['fit_houses']} houses)"
+        print(f"\n{fold:<34} {'epoch ms':>9} {'first epoch s':>13} {'build+inputs s':>14}")
         for row in rows["epochs"]:
             print(f"{row['network']:<34} {row['epoch_ms']:9.1f} {row['first_s']:13.2f} "
-                  f"{row['build_s']:8.2f}")  # fmt: skip
+                  f"{row['build_s']:14.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ _CACHE_VERSION = 1  # bump when the extraction below changes
 #: Photos per call into the backbone.
 BATCH = 32
 
-#: ``progress(done, total)``: photos done of all, after each batch.
+#: ``progress(done, total)``: photos done of all, before the first batch and after each.
 Progress = Callable[[int, int], None]
 
 
@@ -39,7 +39,8 @@ def cached_features(houses, backbone: str, weights: str, progress: Progress | No
         houses: A ``houses_tune.data.Houses``.
         backbone: A key of ``houses_tune.search_spaces.backbones.BACKBONES``.
         weights: ``--weights``: ``imagenet``, ``random`` or a folder.
-        progress: Called as batches are done, only when the features are computed.
+        progress: Called with 0 first and as batches are done, only when the features are
+            computed.
 
     Returns:
         float32 array ``(houses.total, 4, dim)``.
@@ -53,6 +54,8 @@ def cached_features(houses, backbone: str, weights: str, progress: Progress | No
     features = load_cached(path, shape, np.float32)
     if features is not None:
         return features
+    if progress is not None:  # shown while the photos are decoded at the backbone's size
+        progress(0, 4 * houses.total)
     photos = houses.all_photos(spec.size).reshape(-1, spec.size, spec.size, 3)
     out = np.empty((len(photos), spec.dim), dtype=np.float32)
     for start in range(0, len(photos), BATCH):

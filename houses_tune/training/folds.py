@@ -152,7 +152,11 @@ class Reusable:
         import keras
 
         if self.model is None:
-            keras.backend.clear_session()  # a fresh graph per configuration, as KerasTuner does
+            # A fresh graph per configuration, as KerasTuner does; clear_session also resets
+            # the dtype policy, which --mixed-precision set for every model.
+            policy = keras.config.dtype_policy()
+            keras.backend.clear_session()
+            keras.config.set_dtype_policy(policy)
         fresh = self.hypermodel.build(self.hp, fit_rows=fit_rows, seed=fold_seed(seed, fold))
         if self.model is None:
             fresh.optimizer.build(fresh.trainable_variables)

@@ -265,7 +265,7 @@ def _resolve_resume(settings: SearchSettings, run: RunDir) -> SearchSettings:
         kept[name] = value
         given = getattr(settings, name)
         if name in settings.explicit and given != value:
-            if name in ("dataset", "space") and given is not None and value is not None:
+            if name in ("dataset", "space", "weights") and given is not None and value is not None:
                 if Path(given).exists() and Path(given).resolve() == Path(value):
                     continue
             raise SearchError(

@@ -162,7 +162,12 @@ class StepProgress:
         if self._progress is not None:
             self._progress.update(self._task, completed=done, info=self._text(done, total))
         if done >= total:
-            if self._progress is not None:
-                self._progress.stop()
-            else:
+            if self._progress is None:
                 self._console.print(f"{self._label}: {self._text(done, total)}", highlight=False)
+            self.close()
+
+    def close(self) -> None:
+        """Stop redrawing (the step ended, or was interrupted)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -255,9 +255,13 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
     # Once per search: preprocessing fitted on the search rows; photos decoded when needed.
     data = ModelData(houses, splits.search, settings.weights)
     hypermodel = HousesHyperModel(space, data, seed=settings.seed)
-    if settings.weights is not None:  # frozen backbones: their features, once, before trials
-        for backbone in space.backbones:
-            data.features(backbone, StepProgress(console, f"features {backbone}"))
+    if settings.weights is not None and space.can_take("backbone/fine_tune", 0):
+        for backbone in space.backbones:  # frozen backbones' features, once, before trials
+            step = StepProgress(console, f"features {backbone}")
+            try:
+                data.features(backbone, step)
+            finally:
+                step.close()
 
     progress = SearchProgress(
         console,

@@ -118,12 +118,12 @@ def test_features_are_computed_once_per_dataset_and_weights(
 ):
     features, calls = computed
     assert features.shape == (12, len(ROOMS), MOBILENET.dim) and features.dtype == np.float32
-    assert calls == [(24, 48), (48, 48)]  # 12 houses x 4 photos, one step per batch
+    assert calls == [(0, 48), (24, 48), (48, 48)]  # 12 houses x 4 photos, 2 batches
     assert len({features[0, r].tobytes() for r in range(len(ROOMS))}) == len(ROOMS)
 
     houses = load_houses(backbone_folder, min_zip_count=0)
     again = cached_features(houses, "mobilenet_v2", "random", lambda *c: calls.append(c))
-    assert len(calls) == 2  # no new batch
+    assert len(calls) == 3  # nothing computed
     np.testing.assert_array_equal(again, features)
 
     # The zip filter selects rows of the same cache.
@@ -131,12 +131,12 @@ def test_features_are_computed_once_per_dataset_and_weights(
     assert len(filtered) == 10
     data = ModelData(filtered, np.arange(10), "random")
     np.testing.assert_array_equal(data.features("mobilenet_v2"), features[filtered.rows_in_folder])
-    assert len(calls) == 2
+    assert len(calls) == 3
 
     (path,) = cache_dir().glob(f"features-*-{houses.fingerprint}-mobilenet_v2-*.npy")
     path.write_bytes(path.read_bytes()[:200])  # damaged: computed again
     rebuilt = cached_features(houses, "mobilenet_v2", "random", lambda *c: calls.append(c))
-    assert len(calls) == 4
+    assert len(calls) == 6
     np.testing.assert_allclose(rebuilt, features, rtol=1e-5, atol=1e-5)
 
 
@@ -204,3 +204,46 @@ def test_slow_variables_step_at_their_own_learning_rate(name):
     rates = [1e-4 if any(v is s for s in slow) else 1e-2 for v in after]
     for step, rate in zip(steps, rates, strict=True):
         assert 0.5 * rate < step < 1.1 * rate
+
+
+def test_under_mixed_precision_features_stay_float32_and_the_network_on_top_follows(
+    backbone_folder, computed
+):
+    data = ModelData(load_houses(backbone_folder, min_zip_count=0), np.arange(12), "random")
+    space = PRESETS["backbone"].__class__.from_dict(
+        {"base": "backbone", "hyperparameters": {"backbone/fine_tune": [0, 10]}}
+    )
+    hypermodel = HousesHyperModel(space, data, seed=1)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        assert build_backbone("mobilenet_v2", "random").output.dtype == "float32"
+        frozen = hypermodel.hyperparameters({"modality": "mixed"})
+        model, result = train_fold(hypermodel, frozen, 1, np.arange(8), np.arange(8, 12), 1)
+        assert model.get_layer("backbone_embed").compute_dtype == "bfloat16"
+        assert model.outputs[0].dtype == "float32" and np.isfinite(result.score)
+        tuned = hypermodel.build(hypermodel.hyperparameters({"backbone/fine_tune": 10}))
+        network = network_of(tuned.get_layer("mobilenet_v2_backbone"))
+        assert network.layers[-1].compute_dtype == "bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_the_served_model_runs_the_backbone_on_raw_photos_as_the_cache_did(
+    backbone_folder, computed, tmp_path
+):
+    from houses_tune.results.serving import build_serving_model, load_exported_model, raw_inputs
+
+    houses = load_houses(backbone_folder, min_zip_count=0)
+    data = ModelData(houses, np.arange(12), "random")
+    hypermodel = HousesHyperModel(PRESETS["backbone"], data, seed=1)
+    hp = hypermodel.hyperparameters({"modality": "mixed", "backbone/aggregate": "attention"})
+    network, _ = train_fold(hypermodel, hp, 1, np.arange(8), np.arange(8, 12), 1)
+    served = build_serving_model([(network, hypermodel.target(hp))], data.preprocessor, "random")
+    served.save(tmp_path / "model.keras")
+    served = load_exported_model(tmp_path / "model.keras")
+    assert served.get_layer("bathroom").output.shape[1:] == (224, 224, 3)
+    rows = np.arange(8, 12)  # the validation houses (16 photos: JAX runs MobileNetV2 slowly)
+    prices = served.predict(
+        raw_inputs(served, houses.frame.iloc[rows], houses.photos(224)[rows]), verbose=0
+    ).reshape(-1)
+    np.testing.assert_allclose(prices, hypermodel.predict_prices(hp, network, rows), rtol=1e-4)

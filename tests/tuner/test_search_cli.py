@@ -57,6 +57,12 @@ def _run(argv, capsys):
         (["--resume"], "--resume needs --run"),
         (["--budget", "5", "--run", "missing", "--resume"], "not a run to resume"),
         (["--budget", "5", "--listen", "nowhere"], "expected HOST:PORT"),
+        (["--budget", "5", "--space", "backbone"], "pass --weights imagenet (Keras downloads"),
+        (["--budget", "5", "--space", "backbone", "--weights", "/no/such"], "not a folder"),
+        (
+            ["--budget", "5", "--space", "backbone", "--weights", "."],
+            "no weights for efficientnet_b0 (expected efficientnetb0_notop.h5",
+        ),
     ],
 )
 def test_bad_flags_exit_2_with_one_line_and_write_nothing(args, message, tmp_path, capsys):
