@@ -217,6 +217,12 @@ def branched_photos(
         shared = tower("photo_tower") if weights == "shared" else None
         towers = [shared or tower(f"{room}_tower") for room in ROOMS]
         embedded = [t(photo) for t, photo in zip(towers, photos, strict=True)]
+        # Concatenate and Average of the four, as before the sequence form existed: the same
+        # numbers as aggregate_photos', summed in the order earlier searches summed them.
+        if aggregate == "concat":
+            return layers.Concatenate(name="photos_concat")(embedded)
+        if aggregate == "mean":
+            return layers.Average(name="photos_mean")(embedded)
         return aggregate_photos(photo_sequence(embedded, "photos_sequence"), aggregate, units)
 
 

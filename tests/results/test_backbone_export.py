@@ -30,7 +30,6 @@ SCRIPT = textwrap.dedent(
 
     keras = import_keras()
     from houses_tune.cli import main
-    from houses_tune.results.serving import load_exported_model, raw_inputs
     from houses_tune.run import RunDir
     from houses_tune.search_spaces.backbones import BACKBONES, build_backbone
     from houses_tune.search_spaces.blocks import make_optimizer
@@ -53,7 +52,20 @@ SCRIPT = textwrap.dedent(
             main(command)
         except SystemExit as done:
             assert not done.code, (command, done.code)
-    print(json.dumps({"backend": keras.backend.backend(), "shapes": shapes, "steps": steps}))
+
+    # The bag as the search scored it, on the cached features (no backbone run).
+    from houses_tune.data import ModelData
+    from houses_tune.results.bag import load_members, member_prices
+    from houses_tune.results.choose import choose_trials
+    from houses_tune.search_spaces import HousesHyperModel
+
+    run = RunDir(sys.argv[2])
+    data = ModelData(run.load_houses(), run.splits.search, run.search["weights"])
+    hypermodel = HousesHyperModel(run.space(), data, seed=run.search["seed"])
+    members = load_members(run, choose_trials(run.trials()), hypermodel, run.splits)
+    bag = member_prices(hypermodel, members, run.splits.test)
+    print(json.dumps({"backend": keras.backend.backend(), "shapes": shapes, "steps": steps,
+                      "bag": [float(p) for p in bag]}))
     """
 )
 
@@ -83,8 +95,8 @@ def test_a_backbone_search_on_tensorflow_exports_a_model_that_serves_photos_of_a
          "--out", str(prices)],
     ]  # fmt: skip
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(commands)], env=env,
-                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(commands), str(run)],
+                          env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert facts["backend"] == "tensorflow"
@@ -102,6 +114,9 @@ def test_a_backbone_search_on_tensorflow_exports_a_model_that_serves_photos_of_a
     metrics = json.loads((run / "best" / "metrics.json").read_text())
     assert metrics["exported"]["members"] == 2
     exported = pd.read_csv(run / "best" / "predictions.csv")
+    # The shipped model runs the backbone on the raw photos: the prices the bag gives on
+    # the cached features, to the cent.
+    np.testing.assert_allclose(exported["predicted"], facts["bag"], rtol=1e-6, atol=0.006)
     predicted = pd.read_csv(prices).rename(columns={"id": "house"})
     merged = exported.merge(predicted, on="house")
     assert len(merged) == len(exported)
