@@ -129,11 +129,11 @@ def _keras_weights(backbone: Backbone, weights: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _policy(name: str | None):
+def _float32_policy():
     import keras
 
     policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name or policy)
+    keras.config.set_dtype_policy("float32")
     try:
         yield
     finally:
@@ -159,7 +159,7 @@ def build_backbone(name: str, weights: str, float32: bool = True):
 
     backbone = BACKBONES[name]
     shape = (backbone.size, backbone.size, 3)
-    with _policy("float32" if float32 else None):
+    with _float32_policy() if float32 else contextlib.nullcontext():
         if weights == RANDOM:
             keras.utils.set_random_seed(0)  # the same untrained backbone every time
         network = getattr(keras.applications, backbone.application)(

@@ -26,6 +26,8 @@ BRANCHED = ("photos/input", ("branched",))
 BACKBONE = ("photos/input", ("backbone",))
 #: ``backbone/fine_tune`` values that train some of the backbone's layers.
 FINE_TUNED = ("backbone/fine_tune", (10, 30))
+#: How the photos' embeddings are combined (``branched/aggregate``, ``backbone/aggregate``).
+AGGREGATES = ("concat", "mean", "attention", "lstm")
 #: ``backbone/network`` values (``houses_tune.search_spaces.backbones.BACKBONES``).
 BACKBONE_NETWORKS = ("mobilenet_v2", "resnet50", "efficientnet_b0")
 ZIP_EMBEDDING = ("attributes/zip", ("embedding",))
@@ -285,7 +287,7 @@ _BLOCKS = (
     Param(
         "branched/aggregate",
         "concat",
-        ("concat", "mean", "attention", "lstm"),
+        AGGREGATES,
         when=(PHOTOS, BRANCHED),
         help="how the four photo embeddings are combined",
     ),
@@ -316,7 +318,7 @@ _BLOCKS = (
     Param(
         "backbone/aggregate",
         "mean",
-        ("concat", "mean", "attention", "lstm"),
+        AGGREGATES,
         when=(PHOTOS, BACKBONE),
         help="how the four photo embeddings are combined",
     ),
