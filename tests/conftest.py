@@ -114,6 +114,20 @@ def make_houses_folder():
 
 
 @pytest.fixture
+def zero_height_jpeg():
+    """``zero_height_jpeg(path)``: keep a JPEG's structure but declare a 0-pixel height,
+    which decoders reject (the file passes the cheap structure check)."""
+
+    def damage(path: Path) -> None:
+        data = bytearray(path.read_bytes())
+        sof = data.find(b"\xff\xc0")
+        data[sof + 5 : sof + 7] = b"\x00\x00"
+        path.write_bytes(bytes(data))
+
+    return damage
+
+
+@pytest.fixture
 def photo_colors():
     """The ``photo_color(house, room, seed=0)`` function, as a fixture."""
     return photo_color

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from houses_tune.commands.options import split_options
+from houses_tune.commands.options import pop_dataset_options, split_options, table_options
 from houses_tune.errors import DatasetError
 
 _FOLDER = click.Path(file_okay=False, path_type=Path)
@@ -14,62 +14,84 @@ _FOLDER = click.Path(file_okay=False, path_type=Path)
 
 @click.group()
 def data() -> None:
-    """Inspect, validate and download Houses datasets."""
+    """Inspect and validate datasets (Houses folders, CSV files); download the Houses one."""
 
 
 @data.command()
 @split_options
-def info(dataset, min_zip_count, test_size, folds, val_size, val_seed) -> None:
-    """Houses before/after the zip filter, zip codes, prices and the search's split sizes."""
-    from houses_tune.data import load_houses, make_splits
+def info(dataset, min_zip_count, test_size, folds, val_size, val_seed, **columns) -> None:
+    """What the dataset holds: its columns and what each is for (inferred for a CSV), rows
+    before and after the group filter, the groups, the target and the search's splits."""
+    from houses_tune.data import load_dataset, make_splits
+    from houses_tune.tuner.job import SearchSettings, dataset_options
 
-    houses = load_houses(dataset, min_zip_count)
-    splits = make_splits(len(houses), test_size, folds, val_size, val_seed)
-    frame = houses.frame
+    options = pop_dataset_options(columns)
+    settings = SearchSettings(None, dataset=dataset, min_zip_count=min_zip_count,
+                              dataset_options=options)  # fmt: skip
+    table = load_dataset(dataset, dataset_options(settings))
+    splits = make_splits(len(table), test_size, folds, val_size, val_seed)
+    frame, schema = table.frame, table.schema
     label = " (embedded)" if dataset is None else ""
-    click.echo(f"dataset      {houses.folder}{label}")
-    click.echo(f"fingerprint  {houses.fingerprint[:16]}")
+    click.echo(f"dataset      {table.source}{label}")
+    click.echo(f"fingerprint  {table.fingerprint[:16]}")
+    click.echo(f"target       {schema.target}")
+    for what, names in (
+        ("numeric", schema.numeric),
+        ("categorical", schema.categorical),
+        ("images", schema.images),
+        ("log-able", schema.logged),
+    ):
+        click.echo(f"{what:<12} {', '.join(names) or '-'}")
+    click.echo(f"id           {schema.id}")
+    kept = f"{len(table)} of {table.total} rows"
+    if table.min_group is not None:
+        column, count = table.min_group
+        kept += f" (rows whose {column} has >= {count} rows)"
+    click.echo(f"rows         {kept}")
+    target = frame[schema.target]
+    if schema.categorical:
+        group = schema.categorical[0]
+        stats = frame.groupby(group)[schema.target].agg(["count", "median"])
+        click.echo(f"{group:<12} {len(stats)} values")
+        click.echo(f"  {group:>12} {'rows':>7} {'median ' + schema.target:>16}")
+        for value, row in stats.sort_values("count", ascending=False).iterrows():
+            click.echo(f"  {value!s:>12} {int(row['count']):>7} {row['median']:>16,.0f}")
     click.echo(
-        f"houses       {houses.total} total, {len(houses)} in zip codes with "
-        f">= {min_zip_count} houses"
-    )
-    stats = frame.groupby("zipcode")["price"].agg(["count", "median"])
-    click.echo(f"zip codes    {len(stats)}")
-    click.echo(f"  {'zipcode':>8} {'houses':>7} {'median price':>13}")
-    for zipcode, row in stats.sort_values("count", ascending=False).iterrows():
-        click.echo(f"  {zipcode:>8} {int(row['count']):>7} {row['median']:>13,.0f}")
-    prices = frame["price"]
-    click.echo(
-        f"price        min {prices.min():,.0f}  median {prices.median():,.0f}  "
-        f"mean {prices.mean():,.0f}  max {prices.max():,.0f}"
+        f"{schema.target:<12} min {target.min():,.0f}  median {target.median():,.0f}  "
+        f"mean {target.mean():,.0f}  max {target.max():,.0f}"
     )
     sizes = ", ".join(
         f"{len(splits.fold(k)[0])}/{len(splits.folds[k])}" for k in range(len(splits.folds))
     )
     what = f"{folds} folds" if folds > 1 else "1 validation split"
     click.echo(
-        f"splits       search {len(splits.search)} (max price "
-        f"{prices.iloc[splits.search].max():,.0f}), test {len(splits.test)}; "
+        f"splits       search {len(splits.search)} (max {schema.target} "
+        f"{target.iloc[splits.search].max():,.0f}), test {len(splits.test)}; "
         f"{what} (train/validation): {sizes}"
     )
+    for warning in table.warnings:
+        click.echo(f"warning: {warning}")
 
 
 @data.command()
-@click.argument("path", type=_FOLDER)
-def validate(path: Path) -> None:
-    """Check a dataset folder and list every problem found (exit 2 if any), and every
-    implausible value (a warning: outliers, fractional bedrooms)."""
-    from houses_tune.data import check_folder
+@click.argument("path", type=click.Path(exists=False, path_type=Path))
+@table_options
+def validate(path: Path, **columns) -> None:
+    """Check a dataset (a Houses folder, a CSV or YAML dataset file) and list every problem
+    found (exit 2 if any), and every implausible value (a warning: outliers, fractional
+    bedrooms)."""
+    from houses_tune.data import check_dataset
 
-    click.echo(f"validating {path} (decoding every photo)...", err=True)
-    found = check_folder(path)
-    for problem in found.problems:
+    options = pop_dataset_options(columns)
+    click.echo(f"validating {path} (decoding every image)...", err=True)
+    problems, warnings = check_dataset(path, options)
+    for problem in problems:
         click.echo(problem)
-    for warning in found.warnings:
+    for warning in warnings:
         click.echo(f"warning: {warning}")
-    if found.problems:
-        raise DatasetError(f"{path}: {len(found.problems)} problem(s) found")
-    warned = f" ({len(found.warnings)} warning(s))" if found.warnings else ""
+    if problems:
+        raise DatasetError(f"{path}: {len(problems)} problem(s) found")
+    warned = f" ({len(warnings)} warning(s))" if warnings else ""
     click.echo(f"{path}: valid{warned}")
 
 

@@ -25,16 +25,81 @@ SEED = click.IntRange(0, 2**31 - 1)
 
 dataset_option = click.option(
     "--dataset",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Houses dataset folder (HousesInfo.txt + photos).  [default: embedded dataset]",
+    type=click.Path(exists=True, path_type=Path),
+    help="Houses dataset folder (HousesInfo.txt + photos), a CSV file (one row per item) or "
+    "a YAML dataset file naming one.  [default: embedded dataset]",
 )
 min_zip_count_option = click.option(
     "--min-zip-count",
     type=click.IntRange(min=0),
     default=25,
     show_default=True,
-    help="Drop houses whose zip code has fewer houses (the tutorials' filter; 0 keeps all).",
+    help="Houses folders: drop houses whose zip code has fewer houses (the tutorials' "
+    "filter; 0 keeps all).",
 )
+
+
+class Columns(click.ParamType):
+    """A comma-separated list of column names (``--categorical a,b``)."""
+
+    name = "COLUMNS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        names = tuple(n.strip() for n in str(value).split(",") if n.strip())
+        if not names:
+            self.fail("expected one or more column names separated by commas", param, ctx)
+        return names
+
+
+class MinGroup(click.ParamType):
+    """``COLUMN=N`` for ``--min-group-count``."""
+
+    name = "COLUMN=N"
+
+    def convert(self, value, param, ctx):
+        from houses_tune.data.table import parse_min_group
+        from houses_tune.errors import HousesTuneError
+
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_min_group(value)
+        except HousesTuneError as error:
+            self.fail(error.format_message(), param, ctx)
+
+
+#: The CSV dataset options, in ``DatasetOptions``' field names.
+TABLE_OPTIONS = ("target", "categorical", "images", "ignore", "log", "min_group_count")
+_TABLE_OPTIONS = (
+    click.option("--target", help="CSV: the column to predict.  [default: price]"),
+    click.option("--categorical", type=Columns(), help="CSV: columns to treat as categories "
+                 "(others are numbers when every value is one)."),
+    click.option("--images", type=Columns(), help="CSV: the image columns, in order "
+                 "[default: columns whose values are all image file names]."),
+    click.option("--ignore", type=Columns(), help="CSV: columns to leave out."),
+    click.option("--log", type=Columns(), help="CSV: numeric columns a space may feed as "
+                 "logs (attributes/area: log) [default: positive columns spanning 10x]."),
+    click.option("--min-group-count", type=MinGroup(), help="Drop rows whose COLUMN value "
+                 "has fewer than N rows.  [Houses default: zipcode=25 (--min-zip-count)]"),
+)  # fmt: skip
+
+
+def table_options(command):
+    """The CSV dataset options alone (``TABLE_OPTIONS``)."""
+    for option in reversed(_TABLE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def pop_dataset_options(options: dict):
+    """Take the ``TABLE_OPTIONS`` out of a command's keyword arguments as ``DatasetOptions``."""
+    from houses_tune.data.table import DatasetOptions
+
+    return DatasetOptions(**{name: options.pop(name) for name in TABLE_OPTIONS})
+
+
 test_size_option = click.option(
     "--test-size",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -89,12 +154,14 @@ backend_option = click.option(
 
 
 def split_options(command):
-    """``--dataset``, ``--min-zip-count``, ``--test-size``, ``--folds``, ``--val-size`` and
-    ``--val-seed``: which houses a search uses and how it splits them."""
+    """``--dataset``, ``--min-zip-count``, the CSV options (``TABLE_OPTIONS``),
+    ``--test-size``, ``--folds``, ``--val-size`` and ``--val-seed``: which rows a search
+    uses and how it splits them."""
     for option in reversed(
         (
             dataset_option,
             min_zip_count_option,
+            *_TABLE_OPTIONS,
             test_size_option,
             folds_option,
             val_size_option,

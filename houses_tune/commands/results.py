@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from houses_tune.commands.options import backend_option, seed_option
-from houses_tune.errors import PredictError
+from houses_tune.errors import ExportError, PredictError
 
 
 @click.command()
@@ -45,7 +45,7 @@ from houses_tune.errors import PredictError
 )  # fmt: skip
 @click.option(
     "--no-baselines", is_flag=True,
-    help="Skip the tutorial networks (the per-zip median, ridge and gradient boosting "
+    help="Skip the tutorial networks (the per-group median, ridge and gradient boosting "
     "baselines still run).",
 )  # fmt: skip
 @click.option(
@@ -67,7 +67,15 @@ def export(run, backend, no_baselines, **options) -> None:
     from houses_tune.backend import import_keras, use_backend
     from houses_tune.run import RunDir
 
-    use_backend(backend, photos=RunDir(run).space().has_photos)
+    record = RunDir(run)
+    text = record.settings.get("dataset", {}).get("text_categories")
+    if text and backend == "jax":
+        raise ExportError(
+            f"{run}: categorical column(s) of text ({', '.join(text)}) need the TensorFlow "
+            "backend (JAX has no string tensors); use --backend tensorflow or auto"
+        )
+    # Text categories need TensorFlow, as photo networks run faster on it (auto's rule).
+    use_backend(backend, photos=record.space().has_photos or bool(text))
     import_keras()
     from houses_tune.results.export import ExportOptions, export_run
     from houses_tune.results.report import baseline_mape
@@ -80,7 +88,8 @@ def export(run, backend, no_baselines, **options) -> None:
     ids = ", ".join(t["id"] for t in exported["trials"])
     kind = "a refit" if exported["kind"] == "refit" else f"a bag of {exported['members']} models"
     click.echo(f"exported trial {ids} ({kind}) to {result.out}")
-    click.echo(f"test MAPE {summary['test']['mape']:.2f}% on {summary['test']['n']} houses")
+    items = summary["dataset"].get("items", "houses")
+    click.echo(f"test MAPE {summary['test']['mape']:.2f}% on {summary['test']['n']} {items}")
     for label, baseline in summary["baselines"].items():
         verdict = "beaten" if baseline["beaten"] else "NOT beaten"
         click.echo(f"  {label}: {baseline_mape(baseline)} ({verdict})")
@@ -100,12 +109,14 @@ def export(run, backend, no_baselines, **options) -> None:
     "houses_file",
     required=True,
     type=click.Path(path_type=Path),
-    help="CSV with bedrooms,bathrooms,area,zipcode[,id], or a dataset folder.",
+    help="CSV with the model's attribute columns (Houses: bedrooms,bathrooms,area,zipcode) "
+    "[and id, image path columns], or a Houses dataset folder.",
 )
 @click.option(
     "--images",
     type=click.Path(path_type=Path),
-    help="Folder of <id>_<room>.jpg photos (default: the dataset folder).",
+    help="Folder of the images: <id>_<column>.jpg, or the base of the CSV's image paths "
+    "(default: the dataset folder, or the CSV's).",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Write the predictions CSV here (else stdout)."
@@ -120,12 +131,14 @@ def predict(model, houses_file, images, out) -> None:
     result = predict_houses(model, houses_file, images)
     for line in result.far_outside:
         click.echo(f"warning: {line}", err=True)
-    for zipcode in result.unseen_zips:
-        click.echo(
-            f"warning: zip code {zipcode} was not in the training data; its houses are "
-            "predicted without a zip code effect",
-            err=True,
-        )
+    for column, values in result.unseen.items():
+        what = "zip code" if column == "zipcode" else column
+        for value in values:
+            click.echo(
+                f"warning: {what} {value} was not in the training data; its rows are "
+                f"predicted without a {what} effect",
+                err=True,
+            )
     if out is None:
         result.frame.to_csv(sys.stdout, index=False)
     else:

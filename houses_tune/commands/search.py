@@ -13,8 +13,10 @@ from pathlib import Path
 import click
 
 from houses_tune.commands.options import (
+    TABLE_OPTIONS,
     backend_option,
     device_option,
+    pop_dataset_options,
     seed_option,
     split_options,
 )
@@ -178,13 +180,17 @@ def search(ctx, run_name, verbose, **options) -> None:
     from houses_tune.tuner.job import SearchSettings, prepare_search
     from houses_tune.tuner.search import run_search
 
-    explicit = frozenset(
+    given = {
         name
-        for name in _SETTING_PARAMS
+        for name in (*_SETTING_PARAMS, *TABLE_OPTIONS)
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    }
+    explicit = frozenset(given - set(TABLE_OPTIONS)) | (
+        {"dataset_options"} if given & set(TABLE_OPTIONS) else set()
     )
+    dataset_options = pop_dataset_options(options)
     settings = SearchSettings(
-        run=run_name, verbose=verbose, explicit=explicit,
+        run=run_name, verbose=verbose, explicit=explicit, dataset_options=dataset_options,
         argv=("houses-tune", *sys.argv[1:]), **options,
     )  # fmt: skip
     job = prepare_search(settings)  # every flag and run folder check, before any work

@@ -2,8 +2,8 @@
 
 A frozen backbone gives the same features to every trial, so they are computed once per
 dataset, backbone and weights and kept beside the decoded photos in the cache folder:
-one float32 array ``(total_houses, 4, dim)`` per key (``ROOMS`` order, every house of
-``HousesInfo.txt``; the zip filter selects rows from it). The key holds the dataset's
+one float32 array ``(total_rows, images, dim)`` per key (image column order, every row of
+the source; a group filter selects rows from it). The key holds the dataset's
 fingerprint, the backbone and a sha256 of its weights, so new weights never reuse old
 features. Written atomically; a damaged or mismatched file is computed again.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from houses_tune.data.photos import ROOMS, cache_dir, load_cached, save_cached
+from houses_tune.data.photos import cache_dir, load_cached, save_cached
 
 _CACHE_VERSION = 1  # bump when the extraction below changes
 #: Photos per call into the backbone.
@@ -32,31 +32,31 @@ def features_path(fingerprint: str, backbone: str, weights_key: str) -> Path:
     )
 
 
-def cached_features(houses, backbone: str, weights: str, progress: Progress | None = None):
-    """Features of every photo of ``houses``' folder, from the cache when possible.
+def cached_features(table, backbone: str, weights: str, progress: Progress | None = None):
+    """Features of every image of ``table``'s source, from the cache when possible.
 
     Args:
-        houses: A ``houses_tune.data.Houses``.
+        table: A ``houses_tune.data.Table``.
         backbone: A key of ``houses_tune.search_spaces.backbones.BACKBONES``.
         weights: ``--weights``: ``imagenet``, ``random`` or a folder.
         progress: Called with 0 first and as batches are done, only when the features are
             computed.
 
     Returns:
-        float32 array ``(houses.total, 4, dim)``.
+        float32 array ``(table.total, table.n_images, dim)``.
     """
     from houses_tune.search_spaces.backbones import BACKBONES, build_backbone, weights_fingerprint
 
     spec = BACKBONES[backbone]
     model = build_backbone(backbone, weights)
-    path = features_path(houses.fingerprint, backbone, weights_fingerprint(model))
-    shape = (houses.total, len(ROOMS), spec.dim)
+    path = features_path(table.fingerprint, backbone, weights_fingerprint(model))
+    shape = (table.total, table.n_images, spec.dim)
     features = load_cached(path, shape, np.float32)
     if features is not None:
         return features
     if progress is not None:  # shown while the photos are decoded at the backbone's size
-        progress(0, 4 * houses.total)
-    photos = houses.all_photos(spec.size).reshape(-1, spec.size, spec.size, 3)
+        progress(0, table.n_images * table.total)
+    photos = table.all_photos(spec.size).reshape(-1, spec.size, spec.size, 3)
     out = np.empty((len(photos), spec.dim), dtype=np.float32)
     for start in range(0, len(photos), BATCH):
         batch = photos[start : start + BATCH]

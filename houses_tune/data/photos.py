@@ -1,16 +1,17 @@
-"""Photos: JPEG checks, decoding and resizing, the on-disk cache, the 2x2 montage.
+"""Photos: JPEG checks, decoding and resizing, the on-disk cache, the montage.
 
 The cache holds, per dataset fingerprint and tile size, one uint8 array
-``(total_houses, 4, tile, tile, 3)`` (RGB, ``ROOMS`` order) for every house of
-``HousesInfo.txt``; the zip filter selects rows from it, so all filters share it.
+``(total_rows, n_images, tile, tile, 3)`` (RGB, image column order) for every row of the
+dataset's source; a group filter selects rows from it, so all filters share it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -83,13 +84,13 @@ def jpeg_problem(data: bytes) -> str | None:
     return "truncated JPEG (no image data)"
 
 
-def read_photo(path: Path, tile: int, house: int | None = None) -> np.ndarray:
+def read_photo(path: Path, tile: int, place: int | str | None = None) -> np.ndarray:
     """Decode one photo as the tutorials do: cv2 read, resized to ``tile`` x ``tile``, RGB.
 
     Args:
         path: JPEG file.
         tile: Output side in pixels.
-        house: House number, only for the error message.
+        place: A house number or a place such as ``data.csv line 4``, for the error message.
 
     Returns:
         uint8 array ``(tile, tile, 3)`` in RGB order.
@@ -97,7 +98,10 @@ def read_photo(path: Path, tile: int, house: int | None = None) -> np.ndarray:
     Raises:
         DatasetError: The file is missing or cannot be decoded.
     """
-    where = f"{path} (house {house})" if house is not None else str(path)
+    if place is None:
+        where = str(path)
+    else:
+        where = f"{path} (house {place})" if isinstance(place, int) else f"{place}: {path}"
     try:
         raw = np.fromfile(path, dtype=np.uint8)  # imdecode also copes with non-ASCII paths
     except OSError as error:
@@ -109,17 +113,21 @@ def read_photo(path: Path, tile: int, house: int | None = None) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_photos(folder: Path, total: int, tile: int) -> np.ndarray:
-    """Decode all photos of houses ``1..total`` (no cache).
+def read_photos(paths: Sequence[Sequence[Path]], places: Sequence[str], tile: int) -> np.ndarray:
+    """Decode every row's images (no cache).
+
+    Args:
+        paths: Each row's image files.
+        places: Each row's place, for error messages (``house 3``).
 
     Returns:
-        uint8 array ``(total, 4, tile, tile, 3)``.
+        uint8 array ``(rows, images per row, tile, tile, 3)``.
     """
-    photos = np.empty((total, len(ROOMS), tile, tile, 3), dtype=np.uint8)
-    for index in range(total):
-        for slot, room in enumerate(ROOMS):
-            house = index + 1
-            photos[index, slot] = read_photo(photo_path(folder, house, room), tile, house)
+    width = len(paths[0]) if len(paths) else 0
+    photos = np.empty((len(paths), width, tile, tile, 3), dtype=np.uint8)
+    for index, (row, place) in enumerate(zip(paths, places, strict=True)):
+        for slot, path in enumerate(row):
+            photos[index, slot] = read_photo(path, tile, place)
     return photos
 
 
@@ -137,22 +145,33 @@ def cache_path(fingerprint: str, tile: int) -> Path:
     return cache_dir() / f"photos-v{_CACHE_VERSION}-{fingerprint}-{tile}.npy"
 
 
-def cached_photos(folder: Path, total: int, fingerprint: str, tile: int) -> np.ndarray:
-    """All photos of a dataset at one tile size, from the disk cache when possible.
+def cached_photos(
+    paths: Sequence[Sequence[Path]], places: Sequence[str], fingerprint: str, tile: int
+) -> np.ndarray:
+    """Every row's images at one tile size, from the disk cache when possible.
 
-    A miss decodes every photo first and writes the cache only when all succeeded
-    (atomically: temp file + rename), so a bad photo leaves no cache behind. An
+    A miss decodes every image first and writes the cache only when all succeeded
+    (atomically: temp file + rename), so a bad image leaves no cache behind. An
     unwritable cache folder is reported on stderr and otherwise ignored.
 
+    Args:
+        paths: Each row's image files (a ``Table``'s ``photo_paths``).
+        places: Each row's place, for error messages.
+        fingerprint: The dataset's content fingerprint (the cache key).
+        tile: Side in pixels.
+
     Returns:
-        uint8 array ``(total, 4, tile, tile, 3)``.
+        uint8 array ``(rows, images per row, tile, tile, 3)``.
     """
     if tile < 1:
         raise ValueError(f"tile must be a positive number of pixels, got {tile}")
+    width = len(paths[0]) if len(paths) else 0
+    if not width:
+        return np.zeros((len(paths), 0, tile, tile, 3), dtype=np.uint8)
     path = cache_path(fingerprint, tile)
-    photos = load_cached(path, (total, len(ROOMS), tile, tile, 3), np.uint8)
+    photos = load_cached(path, (len(paths), width, tile, tile, 3), np.uint8)
     if photos is None:
-        photos = read_photos(folder, total, tile)
+        photos = read_photos(paths, places, tile)
         save_cached(path, photos, "photo")
     return photos
 
@@ -186,23 +205,40 @@ def save_cached(path: Path, array: np.ndarray, what: str) -> None:
         print(f"warning: {what} cache not written ({path.parent}: {error})", file=sys.stderr)
 
 
-def montage(photos: np.ndarray) -> np.ndarray:
-    """Tile each house's four photos into one 2x2 image, in the tutorials' layout.
+def montage_cells(n: int) -> tuple[tuple[int, int], ...]:
+    """Where each of ``n`` images goes in a montage: ``(row, column)`` per image.
 
-    Bathroom top-left, bedroom top-right, frontal bottom-right, kitchen bottom-left.
+    Four images keep the tutorials' 2x2 layout (first top-left, second top-right, third
+    bottom-right, fourth bottom-left: bathroom, bedroom, frontal, kitchen); any other
+    number fills a near-square grid (``ceil(sqrt(n))`` columns) row by row, cells left
+    over stay black.
+    """
+    if n == len(ROOMS):
+        return ((0, 0), (0, 1), (1, 1), (1, 0))
+    columns = math.ceil(math.sqrt(n))
+    return tuple(divmod(i, columns) for i in range(n))
+
+
+def montage_grid(n: int) -> tuple[int, int]:
+    """``(rows, columns)`` of the montage of ``n`` images."""
+    cells = montage_cells(n)
+    return max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
+
+
+def montage(photos: np.ndarray) -> np.ndarray:
+    """Tile each row's images into one image (``montage_cells``).
 
     Args:
-        photos: ``(n, 4, t, t, 3)`` in ``ROOMS`` order.
+        photos: ``(n, k, t, t, 3)``, k >= 1, in image column order.
 
     Returns:
-        ``(n, 2t, 2t, 3)`` of the same dtype.
+        ``(n, rows * t, columns * t, 3)`` of the same dtype.
     """
-    n, rooms, t = photos.shape[:3]
-    if rooms != len(ROOMS):
-        raise ValueError(f"expected {len(ROOMS)} photos per house, got {rooms}")
-    out = np.empty((n, 2 * t, 2 * t, photos.shape[-1]), dtype=photos.dtype)
-    out[:, :t, :t] = photos[:, 0]  # bathroom
-    out[:, :t, t:] = photos[:, 1]  # bedroom
-    out[:, t:, t:] = photos[:, 2]  # frontal
-    out[:, t:, :t] = photos[:, 3]  # kitchen
+    n, k, t = photos.shape[:3]
+    if k < 1:
+        raise ValueError("a montage needs at least one image per row")
+    rows, columns = montage_grid(k)
+    out = np.zeros((n, rows * t, columns * t, photos.shape[-1]), dtype=photos.dtype)
+    for slot, (r, c) in enumerate(montage_cells(k)):
+        out[:, r * t : (r + 1) * t, c * t : (c + 1) * t] = photos[:, slot]
     return out

@@ -1,12 +1,16 @@
 """Attribute encoding and target transforms, fitted on the search rows only (never test).
 
-The network's attribute inputs, each min-max scaled with ranges from the fit rows:
+The network's attribute inputs (those the dataset has), numbers min-max scaled with
+ranges from the fit rows:
 
-- ``zip``: one-hot zip code over the fit rows' zip codes (an unseen zip code is all zeros);
-- ``rooms``: bedrooms and bathrooms;
-- ``area`` and ``log_area``: the area, and its logarithm (the space chooses one).
+- ``categories``: each categorical column one-hot over the fit rows' values, the columns'
+  one-hots side by side (an unseen value is all zeros in its column's part);
+- ``numbers``: the numeric columns fed as they are;
+- ``skewed`` and ``log_skewed``: the logged columns (``Schema.logged``), as they are and
+  as logarithms (the space chooses one; ``attributes/area``).
 
-The tutorials' attribute vector is ``zip``, ``rooms``, ``area`` concatenated, in that order.
+For the Houses folder these are the tutorials' attribute vector: one-hot zip code,
+bedrooms and bathrooms, area (or its log), concatenated in that order.
 """
 
 from __future__ import annotations
@@ -16,43 +20,68 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from houses_tune.data.table import Schema
 from houses_tune.errors import SpaceError
 
-#: Scaled numeric inputs and the raw column each one comes from (log_area: log of area).
-SCALED = {"bedrooms": "bedrooms", "bathrooms": "bathrooms", "area": "area", "log_area": "area"}
-#: Names of the attribute inputs of a network.
-ATTRIBUTE_INPUTS = ("zip", "rooms", "area", "log_area")
+#: Names of the attribute inputs of a network, in the order the attribute tower joins them.
+ATTRIBUTE_INPUTS = ("categories", "numbers", "skewed", "log_skewed")
 TARGET_TRANSFORMS = ("log", "max_scale")
 
 
+def log_name(column: str) -> str:
+    """Name of the scaled logarithm of ``column`` (its min-max range is kept apart)."""
+    return f"log({column})"
+
+
 def scaled_values(name: str, frame: pd.DataFrame) -> np.ndarray:
-    """The raw values behind scaled input ``name`` (``log_area``: ln of area), float64."""
-    values = frame[SCALED[name]].to_numpy(dtype=np.float64)
-    return np.log(values) if name == "log_area" else values
+    """The raw values behind scaled input ``name`` (a column, or ``log(column)``), float64."""
+    if name.startswith("log(") and name.endswith(")"):
+        return np.log(frame[name[4:-1]].to_numpy(dtype=np.float64))
+    return frame[name].to_numpy(dtype=np.float64)
 
 
 @dataclass
 class Preprocessor:
-    """Min-max ranges of the numeric attributes and the zip code vocabulary.
+    """Min-max ranges of the numbers and the vocabulary of each categorical column.
 
     Attributes:
-        zip_vocabulary: Sorted zip codes seen when fitting; others encode as all zeros.
-        mins: Minimum per ``SCALED`` name.
-        maxs: Maximum per ``SCALED`` name.
+        schema: The dataset's columns.
+        vocabularies: Sorted values seen when fitting, per categorical column; others
+            encode as all zeros.
+        mins: Minimum per scaled name (a numeric column, or ``log(column)``).
+        maxs: Maximum per scaled name.
     """
 
-    zip_vocabulary: list[int]
+    schema: Schema
+    vocabularies: dict[str, list] = field(default_factory=dict)
     mins: dict[str, float] = field(default_factory=dict)
     maxs: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def scaled_names(self) -> tuple[str, ...]:
+        """Every number the networks may take: the numeric columns and the logged ones' logs."""
+        return (*self.schema.numeric, *map(log_name, self.schema.logged))
+
     @classmethod
-    def fit(cls, frame: pd.DataFrame) -> Preprocessor:
+    def fit(cls, frame: pd.DataFrame, schema: Schema) -> Preprocessor:
         """Fit on the rows of ``frame`` (the search rows)."""
-        return cls(
-            zip_vocabulary=sorted(int(z) for z in frame["zipcode"].unique()),
-            mins={n: float(scaled_values(n, frame).min()) for n in SCALED},
-            maxs={n: float(scaled_values(n, frame).max()) for n in SCALED},
-        )
+        fitted = cls(schema, {c: sorted(frame[c].unique().tolist()) for c in schema.categorical})
+        for name in fitted.scaled_names:
+            values = scaled_values(name, frame)
+            fitted.mins[name], fitted.maxs[name] = float(values.min()), float(values.max())
+        return fitted
+
+    @property
+    def widths(self) -> dict[str, int]:
+        """Width of each attribute input the dataset has (``ATTRIBUTE_INPUTS`` order)."""
+        schema = self.schema
+        found = {
+            "categories": sum(len(v) for v in self.vocabularies.values()),
+            "numbers": len(schema.linear),
+            "skewed": len(schema.logged),
+            "log_skewed": len(schema.logged),
+        }
+        return {name: width for name, width in found.items() if width}
 
     def scale_and_offset(self, name: str) -> tuple[float, float]:
         """``(scale, offset)`` with ``x * scale + offset`` = min-max scaled ``x``.
@@ -68,22 +97,32 @@ class Preprocessor:
         scale, offset = self.scale_and_offset(name)
         return (scaled_values(name, frame) * scale + offset).astype(np.float32)
 
+    def one_hot(self, column: str, frame: pd.DataFrame) -> np.ndarray:
+        """``column`` one-hot over its vocabulary, float32 ``(n, len(vocabulary))``."""
+        values = frame[column].to_numpy()
+        vocabulary = np.asarray(self.vocabularies[column], dtype=values.dtype)
+        return (values[:, None] == vocabulary[None, :]).astype(np.float32)
+
     def encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The attribute inputs (``ATTRIBUTE_INPUTS``) of ``frame``'s rows, float32, rank 2."""
-        zips = frame["zipcode"].to_numpy(dtype=np.int64)
-        one_hot = zips[:, None] == np.asarray(self.zip_vocabulary, dtype=np.int64)[None, :]
-        rooms = [self.scaled(name, frame) for name in ("bedrooms", "bathrooms")]
-        return {
-            "zip": one_hot.astype(np.float32),
-            "rooms": np.column_stack(rooms),
-            "area": self.scaled("area", frame)[:, None],
-            "log_area": self.scaled("log_area", frame)[:, None],
+        """The attribute inputs (``widths``' names) of ``frame``'s rows, float32, rank 2."""
+        schema = self.schema
+
+        def numbers(names):
+            return np.column_stack([self.scaled(n, frame) for n in names])
+
+        parts = {
+            "categories": lambda: np.hstack([self.one_hot(c, frame) for c in schema.categorical]),
+            "numbers": lambda: numbers(schema.linear),
+            "skewed": lambda: numbers(schema.logged),
+            "log_skewed": lambda: numbers([log_name(c) for c in schema.logged]),
         }
+        return {name: parts[name]() for name in self.widths}
 
     def to_dict(self) -> dict:
         """JSON-ready state."""
         return {
-            "zip_vocabulary": list(self.zip_vocabulary),
+            "schema": self.schema.to_dict(),
+            "vocabularies": {c: list(v) for c, v in self.vocabularies.items()},
             "mins": dict(self.mins),
             "maxs": dict(self.maxs),
         }

@@ -1,4 +1,4 @@
-"""Reading and validating a Houses dataset folder; the zip filter.
+"""Reading and validating a Houses dataset folder into a ``Table``; the zip filter.
 
 A folder holds ``HousesInfo.txt`` (space separated: bedrooms, bathrooms, area,
 zipcode, price; line n is house n) and ``<n>_<room>.jpg`` for the four rooms.
@@ -6,11 +6,8 @@ Validation collects every problem rather than stopping at the first, so
 ``houses-tune data validate`` can list them all; ``load_houses`` raises on them.
 
 Values that parse but are implausible (a price of 1e12, 2.5 bedrooms) are warnings, not
-problems: the data is used as it is, and the warnings say where to look. A value is an
-outlier when ``log(1 + value)`` lies more than ``OUTLIER_ROBUST_SDS`` robust standard
-deviations (1.4826 x the median absolute deviation of the logs) from its column's median:
-a rule that the outliers themselves cannot hide, and that flags none of the original
-dataset's 535 houses.
+problems: the data is used as it is, and the warnings say where to look (outliers by
+``table.outliers``' rule, and fractional bedrooms).
 """
 
 from __future__ import annotations
@@ -26,72 +23,27 @@ import pandas as pd
 
 from houses_tune.data.photos import (
     ROOMS,
-    cached_photos,
     jpeg_problem,
     photo_missing,
     photo_path,
     read_photo,
 )
+from houses_tune.data.table import MIN_ROWS, Schema, Table, outliers, summarize_problems
 from houses_tune.errors import DatasetError
 
 HOUSES_INFO = "HousesInfo.txt"
 COLUMNS = ("bedrooms", "bathrooms", "area", "zipcode", "price")
-MIN_HOUSES = 10  # fewer cannot give non-empty train, validation and test splits
-#: Columns judged for outliers, and how far (robust standard deviations of the logs) from
-#: the median a value must be to count as one.
+#: The Houses folder as a table: line n is house n; the photos are the four rooms.
+HOUSES_SCHEMA = Schema(
+    target="price",
+    numeric=("bedrooms", "bathrooms", "area"),
+    categorical=("zipcode",),
+    images=ROOMS,
+    logged=("area",),
+    id="house",
+)
+#: Columns judged for outliers (``table.outliers``).
 OUTLIER_COLUMNS = ("bedrooms", "bathrooms", "area", "price")
-OUTLIER_ROBUST_SDS = 7.0
-
-
-@dataclass(frozen=True, eq=False)
-class Houses:
-    """A validated dataset after the zip filter.
-
-    Attributes:
-        folder: Absolute dataset folder.
-        frame: Kept houses, RangeIndex 0..n-1; columns ``house`` (int, line number =
-            photo prefix), ``bedrooms``, ``bathrooms``, ``area`` (float), ``zipcode``
-            (int), ``price`` (float).
-        total: Houses in ``HousesInfo.txt`` before the filter.
-        min_zip_count: The filter: zip codes with fewer houses were dropped.
-        fingerprint: sha256 over ``HousesInfo.txt`` and every photo's name and bytes.
-        warnings: Implausible values of ``HousesInfo.txt`` (outliers, fractional
-            bedrooms), one line each naming the line; used as they are.
-    """
-
-    folder: Path
-    frame: pd.DataFrame
-    total: int
-    min_zip_count: int
-    fingerprint: str
-    warnings: tuple[str, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    def photos(self, tile: int = 32) -> np.ndarray:
-        """Photos of the kept houses, decoded and resized, through the disk cache.
-
-        Args:
-            tile: Side of each photo in pixels (larger than the files is allowed).
-
-        Returns:
-            uint8 array ``(n, 4, tile, tile, 3)``, RGB, ``ROOMS`` order.
-
-        Raises:
-            DatasetError: A photo cannot be decoded (nothing is cached then).
-        """
-        return self.all_photos(tile)[self.rows_in_folder]
-
-    def all_photos(self, tile: int) -> np.ndarray:
-        """Photos of every house of ``HousesInfo.txt`` (the cache holds all of them):
-        uint8 ``(total, 4, tile, tile, 3)``."""
-        return cached_photos(self.folder, self.total, self.fingerprint, tile)
-
-    @property
-    def rows_in_folder(self) -> np.ndarray:
-        """Each kept house's row among all of ``HousesInfo.txt`` (its line number - 1)."""
-        return self.frame["house"].to_numpy() - 1
 
 
 @dataclass
@@ -175,13 +127,8 @@ def implausible_values(frame: pd.DataFrame, info: Path) -> list[str]:
     found: list[tuple[int, str]] = []
     for name in OUTLIER_COLUMNS:
         values = frame[name].to_numpy(dtype=np.float64)
-        logs = np.log1p(values)
-        distance = np.abs(logs - np.median(logs))
-        spread = 1.4826 * np.median(distance)
-        if spread == 0:  # most houses agree exactly: nothing to judge a value by
-            continue
-        median = float(np.median(values))
-        for row in np.flatnonzero(distance > OUTLIER_ROBUST_SDS * spread):
+        rows, median = outliers(values)
+        for row in rows:
             what = f"{name} {values[row]:,.6g} is far from the other houses' (median {median:,.6g})"
             found.append((row, what))
     bedrooms = frame["bedrooms"].to_numpy(dtype=np.float64)
@@ -256,18 +203,11 @@ def validate_folder(folder: str | Path, decode: bool = True) -> list[str]:
     return check_folder(folder, decode).problems
 
 
-def _summary(problems: list[str]) -> str:
-    more = len(problems) - 1
-    if not more:
-        return problems[0]
-    return f"{problems[0]} (and {more} more; `houses-tune data validate` lists them)"
-
-
-def load_houses(folder: str | Path | None = None, min_zip_count: int = 25) -> Houses:
+def load_houses(folder: str | Path | None = None, min_zip_count: int = 25) -> Table:
     """Read, validate and zip-filter a Houses dataset.
 
     Photos are checked for presence and truncation here; they are decoded lazily
-    by ``Houses.photos``.
+    by ``Table.photos``.
 
     Args:
         folder: Dataset folder; ``None`` for the embedded dataset (535 houses,
@@ -275,7 +215,7 @@ def load_houses(folder: str | Path | None = None, min_zip_count: int = 25) -> Ho
         min_zip_count: Drop houses whose zip code has fewer houses (0 keeps all).
 
     Returns:
-        The filtered houses.
+        The filtered houses: a ``Table`` with ``HOUSES_SCHEMA``.
 
     Raises:
         DatasetError: The folder is invalid or the filter leaves too few houses.
@@ -289,15 +229,21 @@ def load_houses(folder: str | Path | None = None, min_zip_count: int = 25) -> Ho
         raise DatasetError(f"min_zip_count must be 0 or more, got {min_zip_count}")
     scan = _scan(folder, decode=False)
     if scan.problems:
-        raise DatasetError(_summary(scan.problems))
+        raise DatasetError(summarize_problems(scan.problems))
     frame = scan.frame
     assert frame is not None  # no problems means the info file parsed
-    counts = frame["zipcode"].map(frame["zipcode"].value_counts())
-    kept = frame[counts >= min_zip_count].reset_index(drop=True)
-    if len(kept) < MIN_HOUSES:
-        raise DatasetError(
-            f"{folder / HOUSES_INFO}: only {len(kept)} of {len(frame)} houses are in zip "
-            f"codes with at least {min_zip_count} houses; {MIN_HOUSES} are needed to split "
-            "(lower --min-zip-count)"
-        )
-    return Houses(folder, kept, len(frame), min_zip_count, scan.fingerprint, tuple(scan.warnings))
+    houses = frame["house"].tolist()
+    table = Table(
+        source=folder,
+        frame=frame,
+        schema=HOUSES_SCHEMA,
+        total=len(frame),
+        fingerprint=scan.fingerprint,
+        photo_paths=tuple(tuple(photo_path(folder, h, room) for room in ROOMS) for h in houses),
+        places=tuple(houses),  # house numbers: messages say "(house 3)"
+        source_rows=np.arange(len(frame)),
+        warnings=tuple(scan.warnings),
+    )
+    if len(table) < MIN_ROWS:
+        raise DatasetError(f"{folder / HOUSES_INFO}: {len(table)} houses are too few to split")
+    return table.filtered("zipcode", min_zip_count)

@@ -68,8 +68,9 @@ def verdict(test: dict, cv: dict | None) -> dict:
         won, k, basis = None, None, "test"
         ours_text = f"{np.mean(ours):.2f}%"
         theirs_text = f"{np.mean(test['baselines'][best]):.2f}%"
-        where = f"test MAPE on {test['n']} houses"
-        detail = "paired over the test houses"
+        items = test.get("items", "houses")
+        where = f"test MAPE on {test['n']} {items}"
+        detail = f"paired over the test {items}"
     outcome = call(mean, error)
     numbers = (
         f"{where} {ours_text} vs {theirs_text} ({mean:+.2f} points ± {error:.2f} "

@@ -16,10 +16,10 @@ import numpy as np
 
 from houses_tune.results.baselines import (
     RIDGE,
-    TUTORIALS,
     TutorialJob,
     simple_prices,
     train_tutorials,
+    tutorials_for,
 )
 from houses_tune.results.metrics import mape
 
@@ -60,7 +60,7 @@ def cross_validate(
     """K-fold MAPE of the exported pipeline and of every baseline, on the same folds.
 
     Args:
-        houses: The run's ``Houses``.
+        houses: The run's dataset (``Table``).
         space: The run's search space.
         trials: The exported trials (their configurations are bagged).
         k: Outer folds.
@@ -82,8 +82,8 @@ def cross_validate(
     from houses_tune.results.bag import member_prices, refit_member, train_members
     from houses_tune.search_spaces import HousesHyperModel
 
-    frame = houses.frame
     scores: dict[str, list[float]] = {}
+    networks = tutorials_for(houses.schema)
     sizes = []
     folds = outer_folds(len(houses), k, seed)
     runs = []
@@ -91,12 +91,12 @@ def cross_validate(
         jobs = [
             TutorialJob(label, preset, train, test, seed)
             for train, test in folds
-            for label, preset in TUTORIALS
+            for label, preset in networks
         ]
         runs = train_tutorials(houses, jobs, baseline_epochs, listener, log, baseline_workers)
     for index, (train, test) in enumerate(folds, start=1):
         log(f"cross-validation fold {index}/{k}: {len(test)} test houses")
-        actual = frame["price"].to_numpy()[test]
+        actual = houses.targets[test]
         hypermodel = HousesHyperModel(
             space, ModelData(houses, train, search.get("weights")), seed=seed
         )
@@ -107,8 +107,8 @@ def cross_validate(
                 hypermodel, trials, inner_folds(train, search), search["patience"], seed, listener
             )
         predicted = {EXPORTED: member_prices(hypermodel, members, test)}
-        predicted.update(simple_prices(frame, train, test))
-        fold_runs = runs[(index - 1) * len(TUTORIALS) : index * len(TUTORIALS)]
+        predicted.update(simple_prices(houses, train, test))
+        fold_runs = runs[(index - 1) * len(networks) : index * len(networks)]
         predicted.update({run.label: run.prices for run in fold_runs})
         for label, prices in predicted.items():
             value = mape(actual, prices)

@@ -118,7 +118,9 @@ def export_run(
         )
     seeds = [options.seed + i for i in range(options.baseline_seeds)]
     console = console or Console(stderr=True, highlight=False)
-    progress = ExportProgress(console, _planned_models(options, chosen, run_dir.folds, seeds))
+    networks = len(base.tutorials_for(houses.schema))
+    planned = _planned_models(options, chosen, run_dir.folds, seeds, networks)
+    progress = ExportProgress(console, planned)
 
     hypermodel = HousesHyperModel(
         space,
@@ -148,12 +150,12 @@ def export_run(
                 "for some test houses; try --trial with another trial"
             )
         frame = houses.frame
-        simple = base.simple_prices(frame, splits.search, test_rows)
+        simple = base.simple_prices(houses, splits.search, test_rows)
         tutorial = []
         if options.baselines:
             tutorial = base.train_tutorials(
                 houses,
-                base.split_jobs(splits.search, test_rows, seeds),
+                base.split_jobs(splits.search, test_rows, seeds, base.tutorials_for(houses.schema)),
                 options.baseline_epochs,
                 progress,
                 progress.log,
@@ -186,7 +188,9 @@ def export_run(
         console.print(f"writing {out}", highlight=False)
         model.save(temp / "model.keras")
         difference = _write_and_check(temp, inputs, predicted, options.saved_model)
-        table = _predictions_frame(frame.iloc[test_rows].reset_index(drop=True), predicted)
+        table = _predictions_frame(
+            frame.iloc[test_rows].reset_index(drop=True), houses.schema, predicted
+        )
         table.to_csv(temp / "predictions.csv", index=False)
         summary = summarize(
             run_dir,
@@ -210,10 +214,12 @@ def export_run(
     return ExportResult(out, summary)
 
 
-def _planned_models(options: ExportOptions, chosen: list, folds: int, seeds: list) -> int:
-    tutorials = 3 * len(seeds) if options.baselines else 0
+def _planned_models(
+    options: ExportOptions, chosen: list, folds: int, seeds: list, networks: int
+) -> int:
+    tutorials = networks * len(seeds) if options.baselines else 0
     ours = len(chosen) if options.refit else 0
-    per_fold = len(chosen) * (1 if options.refit else folds) + (3 if options.baselines else 0)
+    per_fold = len(chosen) * (1 if options.refit else folds) + (networks * options.baselines)
     return tutorials + ours + options.cv * per_fold
 
 
@@ -227,9 +233,9 @@ def _exported_line(options: ExportOptions, chosen: list, members: list) -> str:
 def _test_inputs(model, houses, rows: np.ndarray) -> dict[str, np.ndarray]:
     from houses_tune.results.serving import photo_tile, raw_inputs
 
-    tile = photo_tile(model)
+    tile = photo_tile(model, houses.n_images)
     photos = houses.photos(tile)[rows] if tile else None
-    return raw_inputs(model, houses.frame.iloc[rows], photos)
+    return raw_inputs(model, houses.frame.iloc[rows], photos, houses.schema.images)
 
 
 def _write_and_check(folder: Path, inputs: dict, expected: np.ndarray, saved: bool) -> float:
@@ -258,12 +264,14 @@ def _write_and_check(folder: Path, inputs: dict, expected: np.ndarray, saved: bo
     return worst
 
 
-def _predictions_frame(test: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
-    """Test rows with predictions rounded to cents; metrics are computed from this frame,
-    so every number of metrics.json can be recomputed from predictions.csv."""
+def _predictions_frame(test: pd.DataFrame, schema, predicted: np.ndarray) -> pd.DataFrame:
+    """Test rows (id, attributes, target) with predictions rounded to cents; metrics are
+    computed from this frame, so every number of metrics.json can be recomputed from
+    predictions.csv."""
     from houses_tune.results.metrics import percentage_errors
 
-    frame = test[["house", "bedrooms", "bathrooms", "area", "zipcode", "price"]].copy()
+    columns = [schema.id, *(c for c in test.columns if c in schema.attributes), schema.target]
+    frame = test[columns].copy()
     frame["predicted"] = np.round(predicted, 2)
-    frame["error_pct"] = percentage_errors(frame["price"], frame["predicted"])
+    frame["error_pct"] = percentage_errors(frame[schema.target], frame["predicted"])
     return frame

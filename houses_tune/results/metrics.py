@@ -26,19 +26,20 @@ def mape(actual: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def price_metrics(
-    actual: np.ndarray, predicted: np.ndarray, zipcodes: np.ndarray | None = None
+    actual: np.ndarray, predicted: np.ndarray, groups: np.ndarray | None = None
 ) -> dict:
     """All test metrics the report shows.
 
     Args:
         actual: true prices in dollars.
         predicted: predicted prices in dollars.
-        zipcodes: optional zip code per house, for the per-zip MAPE.
+        groups: optional group per row (the first categorical column's value; Houses: the
+            zip code), for the MAPE per group.
 
     Returns:
         A JSON-ready dict: ``n``, ``mape``, ``mape_std`` (population std of the absolute
         percentage errors), ``median_ape``, ``mae``, ``rmse``, ``r2``, ``within_10``,
-        ``within_20`` (percent of houses) and ``mape_per_zip`` (zip -> {n, mape}).
+        ``within_20`` (percent of houses) and ``mape_per_group`` (group -> {n, mape}).
     """
     actual = np.asarray(actual, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
@@ -57,10 +58,10 @@ def price_metrics(
         "within_10": float(100.0 * np.mean(ape <= 10.0)),
         "within_20": float(100.0 * np.mean(ape <= 20.0)),
     }
-    if zipcodes is not None:
-        zipcodes = np.asarray(zipcodes)
-        result["mape_per_zip"] = {
-            str(int(z)): {"n": int(np.sum(zipcodes == z)), "mape": float(ape[zipcodes == z].mean())}
-            for z in np.unique(zipcodes)
+    if groups is not None:
+        groups = np.asarray(groups)
+        result["mape_per_group"] = {
+            str(g): {"n": int(np.sum(groups == g)), "mape": float(ape[groups == g].mean())}
+            for g in np.unique(groups)
         }
     return result

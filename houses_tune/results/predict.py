@@ -1,8 +1,11 @@
-"""``houses-tune predict``: prices for new houses from an exported ``model.keras``.
+"""``houses-tune predict``: prices for new rows from an exported ``model.keras``.
 
-Houses come from a CSV with a header (``bedrooms,bathrooms,area,zipcode`` and an optional
-``id`` column) or from a dataset folder (``HousesInfo.txt``: space separated, no header,
-house ids are line numbers). Photos are ``<id>_<room>.jpg`` and are read and resized by
+Rows come from a CSV with a header holding the model's attribute columns (the columns of
+the dataset it was trained on; Houses: ``bedrooms,bathrooms,area,zipcode``) and an
+optional ``id`` column, or from a Houses dataset folder (``HousesInfo.txt``: space
+separated, no header, house ids are line numbers). An image column of the CSV holds file
+paths relative to the CSV (or to ``--images``); an image column the CSV lacks is found as
+``<images>/<id>_<column>.jpg`` (the Houses photos' names). Images are read and resized by
 the data layer's ``read_photo``, exactly as for training.
 
 A number more than one training range beyond the range the model was trained on (area
@@ -23,7 +26,7 @@ import pandas as pd
 from houses_tune.data.reader import parse_value
 from houses_tune.errors import DatasetError, PredictError
 
-NUMBERS = ("bedrooms", "bathrooms", "area", "zipcode")
+NUMBERS = ("bedrooms", "bathrooms", "area", "zipcode")  # a Houses model's columns
 ID_COLUMNS = ("id", "house")
 HOUSES_INFO = "HousesInfo.txt"
 #: A value is far outside the training range [low, high] below low - w or above high + w,
@@ -33,10 +36,12 @@ FAR_OUTSIDE = 1.0
 
 @dataclass
 class HouseTable:
-    """Houses to predict.
+    """Rows to predict.
 
     Attributes:
-        frame: columns ``id`` (when known), bedrooms, bathrooms, area (float), zipcode (int).
+        frame: columns ``id`` (when known), the model's attribute columns (numbers as
+            float, integer categories as int, other categories as str) and the image
+            columns the CSV has (paths as written).
         source: the file read, for messages.
         lines: line number in ``source`` of each row, for messages.
         images: default photo folder (the dataset folder), or None.
@@ -63,17 +68,26 @@ class Predictions:
 
     Attributes:
         frame: the input columns plus ``predicted_price`` (dollars).
-        unseen_zips: zip codes the model never saw (predicted with an all-zero one-hot).
+        unseen: per categorical column, values the model never saw (predicted with an
+            all-zero one-hot).
         far_outside: one line per value far outside the training range, naming the house.
     """
 
     frame: pd.DataFrame
-    unseen_zips: list[int]
+    unseen: dict[str, list] = field(default_factory=dict)
     far_outside: list[str] = field(default_factory=list)
 
 
-def read_house_table(path: str | Path) -> HouseTable:
-    """Read houses from a CSV with a header, or from a dataset folder / ``HousesInfo.txt``.
+def read_house_table(
+    path: str | Path, columns: dict[str, str] | None = None, images: tuple[str, ...] = ()
+) -> HouseTable:
+    """Read rows from a CSV with a header, or from a dataset folder / ``HousesInfo.txt``.
+
+    Args:
+        path: The CSV file, dataset folder or ``HousesInfo.txt``.
+        columns: Attribute column -> kind (``number``, ``integer`` or ``string``); default
+            a Houses model's (``NUMBERS``).
+        images: Image columns the model takes; the CSV's are kept (paths as written).
 
     Raises:
         PredictError: missing file, missing column, or a bad value (naming the line).
@@ -83,6 +97,7 @@ def read_house_table(path: str | Path) -> HouseTable:
         path = path / HOUSES_INFO
     if not path.is_file():
         raise PredictError(f"{path}: no such file")
+    columns = columns or _HOUSES_COLUMNS
     if path.name == HOUSES_INFO:
         return _read_dataset_info(path)
     # The csv module, not pandas: pandas silently takes a row with one value too many
@@ -94,14 +109,15 @@ def read_house_table(path: str | Path) -> HouseTable:
             rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except (csv.Error, UnicodeDecodeError) as error:
         raise PredictError(f"{path}: not a readable CSV file ({error})") from None
-    missing = [c for c in NUMBERS if c not in header]
+    missing = [c for c in columns if c not in header]
     if missing:
         raise PredictError(
             f"{path}: missing column(s) {', '.join(missing)}; a header with "
-            f"{','.join(NUMBERS)} (and optionally id) is needed"
+            f"{','.join(columns)} (and optionally id) is needed"
         )
     if not rows:
         raise PredictError(f"{path}: no houses (only a header)")
+    columns = {c: columns[c] for c in header if c in columns}  # the file's order
     id_at = next((header.index(c) for c in ID_COLUMNS if c in header), None)
     for line, row in rows:
         if len(row) != len(header):
@@ -113,8 +129,10 @@ def read_house_table(path: str | Path) -> HouseTable:
             )
     ids = [row[id_at].strip() for _, row in rows] if id_at is not None else None
     lines = [line for line, _ in rows]
-    numbers = [[row[header.index(c)] for c in NUMBERS] for _, row in rows]
-    frame = _parse_numbers(path, numbers, lines, ids)
+    values = [[row[header.index(c)] for c in columns] for _, row in rows]
+    frame = _parse_values(path, values, lines, ids, columns)
+    for column in (c for c in images if c in header):
+        frame[column] = [row[header.index(column)].strip() for _, row in rows]
     return HouseTable(frame, path, lines)
 
 
@@ -138,49 +156,93 @@ def _read_dataset_info(path: Path) -> HouseTable:
         lines.append(number)
     if not rows:
         raise PredictError(f"{path}: no houses")
-    frame = _parse_numbers(path, rows, lines, [str(n) for n in lines])
+    frame = _parse_values(path, rows, lines, [str(n) for n in lines], _HOUSES_COLUMNS)
     return HouseTable(frame, path, lines, images=path.parent)
 
 
-def _parse_numbers(path: Path, rows: list, lines: list[int], ids: list[str] | None):
+_HOUSES_COLUMNS = {"bedrooms": "number", "bathrooms": "number", "area": "number",
+                   "zipcode": "integer"}  # fmt: skip
+
+
+def _parse_value(name: str, kind: str, token: str) -> tuple[object, str | None]:
+    """One value and what is wrong with it (a Houses column keeps the Houses checks)."""
+    token = token.strip()
+    if name in NUMBERS:
+        value, problem = parse_value(name, token)
+        return (int(value) if kind == "integer" and problem is None else value), problem
+    if kind == "string":
+        return token, None if token else "missing value"
+    try:
+        value = int(token) if kind == "integer" else float(token)
+    except ValueError:
+        value = None
+    if value is None or (kind == "number" and not np.isfinite(value)):
+        what = "a whole number" if kind == "integer" else "a number"
+        return None, f"{name} is not {what}: {token!r}"
+    return value, None
+
+
+def _parse_values(path: Path, rows: list, lines: list[int], ids, columns: dict[str, str]):
     values = []
     for index, (row, line) in enumerate(zip(rows, lines, strict=True)):
         where = _where(path, line, ids[index] if ids else None)
         parsed = []
-        for name, token in zip(NUMBERS, row, strict=True):
-            value, problem = parse_value(name, token)
+        for (name, kind), token in zip(columns.items(), row, strict=True):
+            value, problem = _parse_value(name, kind, token)
             if problem is not None:
                 raise PredictError(f"{where}: {problem}")
             parsed.append(value)
         values.append(parsed)
-    frame = pd.DataFrame(values, columns=list(NUMBERS)).astype({"zipcode": "int64"})
+    frame = pd.DataFrame(values, columns=list(columns))
+    frame = frame.astype({name: "int64" for name, kind in columns.items() if kind == "integer"})
     if ids is not None:
         frame.insert(0, "id", ids)
     return frame
 
 
-def read_house_photos(table: HouseTable, folder: Path, tile: int) -> np.ndarray:
-    """Photos of every house, uint8 ``(n, 4, tile, tile, 3)`` in ``ROOMS`` order.
+def read_house_photos(
+    table: HouseTable, folder: Path | None, tile: int, images: tuple[str, ...]
+) -> np.ndarray:
+    """Images of every row, uint8 ``(n, len(images), tile, tile, 3)`` in ``images`` order.
+
+    Args:
+        table: The rows.
+        folder: ``--images``, or None: paths of the CSV's image columns are relative to it
+            (else to the CSV), and ``<folder>/<id>_<column>.jpg`` is the file of a column
+            the CSV lacks.
+        tile: Side in pixels.
+        images: The model's image columns.
 
     Raises:
-        PredictError: no id column, or a photo missing or unreadable (naming the house).
+        PredictError: no id column or folder where one is needed, or an image missing or
+            unreadable (naming the row).
     """
-    from houses_tune.data import ROOMS
     from houses_tune.data.photos import photo_missing, photo_path, read_photo
 
-    if "id" not in table.frame:
+    named = [c for c in images if c not in table.frame]
+    if named and folder is None:
+        raise PredictError(
+            "this model uses photos: pass --images DIR with <id>_<column>.jpg "
+            f"(or columns {', '.join(named)} of image paths in {table.source.name})"
+        )
+    if named and "id" not in table.frame:
         raise PredictError(
             f"{table.source}: the model uses photos, so an id column is needed to find "
-            "<id>_<room>.jpg"
+            "<id>_<column>.jpg"
         )
-    photos = np.empty((len(table.frame), len(ROOMS), tile, tile, 3), dtype=np.uint8)
-    for index, house in enumerate(table.frame["id"]):
-        for slot, room in enumerate(ROOMS):
-            path = photo_path(folder, house, room)
+    base = folder if folder is not None else table.source.parent
+    photos = np.empty((len(table.frame), len(images), tile, tile, 3), dtype=np.uint8)
+    for index in range(len(table.frame)):
+        for slot, column in enumerate(images):
+            if column in table.frame:
+                path = base / table.frame[column].iloc[index]
+            else:
+                path = photo_path(folder, table.frame["id"].iloc[index], column)
+            where = table.where(index)
             if not path.is_file():
-                raise PredictError(f"house {house}: {path}: {photo_missing(path)}")
+                raise PredictError(f"{where}: {path}: {photo_missing(path)}")
             try:
-                photos[index, slot] = read_photo(path, tile, house)
+                photos[index, slot] = read_photo(path, tile, where)
             except DatasetError as error:
                 raise PredictError(str(error)) from None
     return photos
@@ -204,29 +266,46 @@ def predict_houses(
         PredictError: bad model path, bad row, missing photo, a price that is not finite
             (one line naming the house).
     """
-    from houses_tune.results.serving import photo_tile, raw_inputs, training_ranges, zip_vocabulary
+    from houses_tune.results.serving import raw_inputs, training_ranges, vocabularies
 
     model = _load_model(Path(model_path).expanduser())
-    table = read_house_table(houses)
+    columns, image_columns, tile = _model_columns(model)
+    table = read_house_table(houses, columns, image_columns)
 
     photos = None
-    tile = photo_tile(model)
-    if tile is not None:
+    if image_columns:
         folder = Path(images).expanduser() if images is not None else table.images
-        if folder is None:
-            raise PredictError("this model uses photos: pass --images DIR with <id>_<room>.jpg")
-        photos = read_house_photos(table, folder, tile)
+        photos = read_house_photos(table, folder, tile, image_columns)
 
-    known = set(zip_vocabulary(model))
-    unseen = sorted(set(table.frame["zipcode"].tolist()) - known) if known else []
+    unseen = {}
+    for column, known in vocabularies(model).items():
+        new = sorted(set(table.frame[column].tolist()) - set(known))
+        if new:
+            unseen[column] = new
     far = far_outside(table, training_ranges(model))
-    prices = model.predict(raw_inputs(model, table.frame, photos), verbose=0).reshape(-1)
+    inputs = raw_inputs(model, table.frame, photos, image_columns)
+    prices = model.predict(inputs, verbose=0).reshape(-1)
     prices = prices.astype(np.float64)
     _check_finite(table, prices, far)
-    frame = table.frame.copy()
+    frame = table.frame.drop(columns=[c for c in image_columns if c in table.frame])
     frame["predicted_price"] = np.round(prices, 2)
     warnings = [f"{table.where(row)}: {far[row]}; its price is an extrapolation" for row in far]
     return Predictions(frame, unseen, warnings)
+
+
+def _model_columns(model) -> tuple[dict[str, str], tuple[str, ...], int | None]:
+    """What a serving model takes: attribute column -> kind, its image columns (in its
+    input order) and their side in pixels."""
+    from houses_tune.results.serving import serving_input_names
+
+    columns, images, tile = {}, [], None
+    for name, tensor in zip(serving_input_names(model), model.inputs, strict=True):
+        if len(tensor.shape) == 4:
+            images.append(name)
+            tile = int(tensor.shape[1])
+        else:
+            columns[name] = {"int64": "integer", "string": "string"}.get(tensor.dtype, "number")
+    return columns, tuple(images), tile
 
 
 def _load_model(path: Path):

@@ -27,7 +27,9 @@ def write_report(folder: Path, summary: dict, table, run_dir, chosen, members, t
     scored = [t for t in trials if t.score is not None]
     best = next((i for i, t in enumerate(scored) if t.trial_id == chosen[0].trial_id), None)
     images = {
-        "predicted_vs_actual": plots.predicted_vs_actual(table["price"], table["predicted"]),
+        "predicted_vs_actual": plots.predicted_vs_actual(
+            table[summary["dataset"].get("target", "price")], table["predicted"]
+        ),
         "error_distribution": plots.error_distribution(table["error_pct"]),
         "learning_curves": plots.learning_curves(_curves(run_dir, chosen, members, summary)),
         "trials": plots.trials_scatter(
@@ -75,12 +77,14 @@ def render(summary: dict, images: dict[str, bytes], fmt: str) -> str:
 def context(summary: dict, images: dict[str, bytes]) -> dict:
     """Everything the template shows, as text (numbers formatted here, in one place)."""
     test, exported = summary["test"], summary["exported"]
+    items = _items(summary)
     return {
         "verdict": summary["verdict"]["sentence"],
+        "items": items,
         "lead": _lead(summary),
         "verdicts": _baseline_lines(summary),
         "caveat": (
-            f"With {test['n']} test houses one split's MAPE moves by several points; "
+            f"With {test['n']} test {items} one split's MAPE moves by several points; "
             + (
                 "the cross-validation below is the firmer comparison."
                 if summary.get("cv")
@@ -93,13 +97,16 @@ def context(summary: dict, images: dict[str, bytes]) -> dict:
             ["MAE", f"${test['mae']:,.0f}"],
             ["RMSE", f"${test['rmse']:,.0f}"],
             ["R²", f"{test['r2']:.3f}"],
-            ["within 10%", f"{test['within_10']:.1f}% of houses"],
-            ["within 20%", f"{test['within_20']:.1f}% of houses"],
+            ["within 10%", f"{test['within_10']:.1f}% of {items}"],
+            ["within 20%", f"{test['within_20']:.1f}% of {items}"],
         ],
-        "zips": [[z, v["n"], f"{v['mape']:.2f}%"] for z, v in test.get("mape_per_zip", {}).items()],
+        "group": summary["dataset"].get("group_column"),
+        "zips": [
+            [z, v["n"], f"{v['mape']:.2f}%"] for z, v in test.get("mape_per_group", {}).items()
+        ],
         "baselines": _baseline_rows(summary),
         "baseline_note": _baseline_note(summary),
-        "cv": _cv(summary["cv"]) if summary.get("cv") else None,
+        "cv": _cv(summary["cv"], items) if summary.get("cv") else None,
         "plots": [
             {
                 "name": name,
@@ -139,12 +146,17 @@ def context(summary: dict, images: dict[str, bytes]) -> dict:
     }
 
 
+def _items(summary: dict) -> str:
+    """What the rows are called: ``houses`` for the Houses Dataset, else ``rows``."""
+    return summary["dataset"].get("items", "houses")
+
+
 def _lead(summary: dict) -> str:
-    test, exported = summary["test"], summary["exported"]
+    test, exported, items = summary["test"], summary["exported"], _items(summary)
     ids = ", ".join(t["id"] for t in exported["trials"])
     if exported["kind"] == "refit":
         what = (
-            f"a refit of trial {ids} on all {summary['split']['search']} search houses "
+            f"a refit of trial {ids} on all {summary['split']['search']} search {items} "
             "for its mean best epoch (kept for comparison: the bag is the default)"
         )
     else:
@@ -155,7 +167,7 @@ def _lead(summary: dict) -> str:
     status = "" if summary["run_status"] == "finished" else f" (run {summary['run_status']})"
     return (
         f"Run {summary['run']}{status}: exported {what}, evaluated once on "
-        f"{test['n']} test houses the search never saw: test MAPE {test['mape']:.2f}%."
+        f"{test['n']} test {items} the search never saw: test MAPE {test['mape']:.2f}%."
     )
 
 
@@ -226,12 +238,13 @@ def _baseline_note(summary: dict) -> str:
         else ""
     )
     return (
-        f"Tutorial networks trained {summary['baseline_epochs']} epochs on the same houses as "
+        f"Tutorial networks trained {summary['baseline_epochs']} epochs on the same "
+        f"{_items(summary)} as "
         f"the exported model, {times}.{reuse} {note}"
     )
 
 
-def _cv(cv: dict) -> dict:
+def _cv(cv: dict, items: str) -> dict:
     from houses_tune.results.baselines import RIDGE
     from houses_tune.results.crossval import EXPORTED
 
@@ -251,7 +264,7 @@ def _cv(cv: dict) -> dict:
         "title": f"{k}-fold cross-validation",
         "lead": (
             f"The whole pipeline, trained anew in each of {k} folds of all {cv['houses']} "
-            f"houses, and every baseline on the same folds: exported pipeline "
+            f"{items}, and every baseline on the same folds: exported pipeline "
             f"{ours['mape_mean']:.2f}% ± {ours['mape_std']:.2f}; better than {RIDGE} on "
             f"{cv['folds_won_vs_ridge']} of {k} folds."
         ),
@@ -266,20 +279,21 @@ def _cv(cv: dict) -> dict:
 
 def _dataset_rows(summary: dict) -> list[list]:
     dataset, split = summary["dataset"], summary["split"]
-    houses = (
-        f"{dataset['houses']} of {dataset['houses_total']} ({dataset['zip_codes']} zip codes "
-        f"with at least {dataset['min_zip_count']} houses)"
-    )
+    items = dataset.get("items", "houses")
+    houses = f"{dataset['houses']} of {dataset['houses_total']}"
+    if dataset.get("min_group_count"):
+        column, count = dataset["min_group_count"]
+        houses += f" ({dataset['groups']} values of {column} with at least {count} rows)"
     sizes = ", ".join(map(str, split["validation_sizes"]))
     folds = (
-        f"{split['folds']} folds (validation houses {sizes})"
+        f"{split['folds']} folds (validation {items} {sizes})"
         if split["folds"] > 1
-        else f"1 validation split of {split['validation_sizes'][0]} houses"
+        else f"1 validation split of {split['validation_sizes'][0]} {items}"
     )
     return [
         ["folder", dataset["folder"]],
         ["fingerprint", str(dataset["fingerprint"])[:16]],
-        ["houses", houses],
+        [items, houses],
         ["split", f"search {split['search']}, test {split['test']}; the search scored on {folds}"],
     ]
 

@@ -140,11 +140,15 @@ class RunDir:
             RunError: The dataset's content changed since the search.
             DatasetError: The dataset is gone or invalid.
         """
-        from houses_tune.data import load_houses
+        from houses_tune.data import DatasetOptions, load_dataset
 
         info = self._settings.get("dataset", {})
         folder = None if info.get("embedded") or not info.get("folder") else Path(info["folder"])
-        houses = load_houses(folder, min_zip_count=int(info.get("min_zip_count", 25)))
+        # Runs before CSV datasets had only the zip filter's count.
+        stored = info.get("options")
+        if stored is None:
+            stored = {"min_group_count": ["zipcode", info.get("min_zip_count", 25)]}
+        houses = load_dataset(folder, DatasetOptions.from_dict(stored))
         expected = info.get("fingerprint")
         if expected and houses.fingerprint != expected:
             where = folder or "the embedded dataset"

@@ -22,7 +22,6 @@ _LAZY = {
     "HousesHyperModel": "houses_tune.search_spaces.hypermodel",
     "build_model": "houses_tune.search_spaces.blocks",
     "input_names": "houses_tune.search_spaces.blocks",
-    "ROOMS": "houses_tune.search_spaces.layers",
     "PriceMAPE": "houses_tune.search_spaces.metrics",
     "PriceMAPELoss": "houses_tune.search_spaces.metrics",
     "LogPriceMSE": "houses_tune.search_spaces.metrics",

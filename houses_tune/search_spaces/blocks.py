@@ -18,8 +18,9 @@ import keras
 import numpy as np
 from keras import layers
 
+from houses_tune.data.photos import montage_grid
 from houses_tune.search_spaces.backbones import BACKBONES, build_backbone, network_of
-from houses_tune.search_spaces.layers import ROOMS, photo_sequence
+from houses_tune.search_spaces.layers import MONTAGE_INPUT, PHOTO_PREFIX, photo_sequence
 from houses_tune.search_spaces.metrics import LogPriceMSE, PriceMAPE, PriceMAPELoss
 from houses_tune.search_spaces.space import (
     ATTRIBUTES,
@@ -91,14 +92,16 @@ def _allows(arg: Any, name: str, value: Any) -> bool:
 def attribute_tower(hp, inputs: dict, widths=None, area=None, zip=None, zip_units=None):
     """MLP over the scaled attributes (hyperparameters ``attributes/*``).
 
-    The zip code enters one-hot or through a learned embedding (a bias-free dense layer on
-    the one-hot: what an ``Embedding`` lookup computes, with an unseen zip code embedded as
-    zeros); then bedrooms, bathrooms and the area (or its log), then ReLU dense layers.
+    The categorical columns (Houses: the zip code) enter one-hot or through a learned
+    embedding (a bias-free dense layer on the one-hots: what summing one ``Embedding``
+    lookup per column computes, with an unseen value embedded as zeros); then the numbers,
+    the skewed ones as they are or as logs (``area``; Houses: the area), then ReLU dense
+    layers.
 
     Args:
         hp: Trial hyperparameters.
-        inputs: Keras inputs ``zip`` (one-hot), ``rooms``, ``area`` and ``log_area``; the
-            tower takes those it uses.
+        inputs: Keras inputs among ``categories`` (one-hots), ``numbers``, ``skewed`` and
+            ``log_skewed``, those the dataset has; the tower takes those it uses.
         widths, area, zip, zip_units: ``None`` tunes.
 
     Returns:
@@ -113,18 +116,15 @@ def attribute_tower(hp, inputs: dict, widths=None, area=None, zip=None, zip_unit
         if can_embed:  # registered (inactive) in one-hot trials too, as KerasTuner expects
             with hp.conditional_scope("zip", list(ZIP_EMBEDDING[1])):
                 zip_units = tune(hp, "attributes/zip_units", zip_units)
-        zip_features = inputs["zip"]
-        if zip == "embedding":
-            zip_features = layers.Dense(zip_units, use_bias=False, name="zip_embedding")(
-                zip_features
-            )
-        area_name = "log_area" if area == "log" else "area"
-        x = layers.Concatenate(name="attributes")(
-            [zip_features, inputs["rooms"], inputs[area_name]]
-        )
+        used = [name for name in ("categories", "numbers") if name in inputs]
+        used += [name for name in ("log_skewed" if area == "log" else "skewed",) if name in inputs]
+        parts = [inputs[name] for name in used]
+        if zip == "embedding" and "categories" in inputs:
+            parts[0] = layers.Dense(zip_units, use_bias=False, name="zip_embedding")(parts[0])
+        x = parts[0] if len(parts) == 1 else layers.Concatenate(name="attributes")(parts)
         for i, width in enumerate(widths, 1):
             x = layers.Dense(width, activation="relu", name=f"attributes_dense_{i}")(x)
-        return x, ("zip", "rooms", area_name)
+        return x, tuple(used)
 
 
 def conv_tower(filters: Sequence[int], kernel_size: int, batch_norm: bool, name: str):
@@ -154,13 +154,13 @@ def montage_photos(
     dropout=None,
     output_units=None,
 ):
-    """The tutorial CNN over the 2x2 montage (hyperparameters ``montage/*``).
+    """The tutorial CNN over the montage (hyperparameters ``montage/*``).
 
     Conv tower, then Dense(units) -> ReLU -> BatchNorm -> Dropout -> Dense(output_units) -> ReLU.
 
     Args:
         hp: Trial hyperparameters.
-        montage: uint8 tensor ``(batch, 2*tile, 2*tile, 3)``.
+        montage: uint8 tensor ``(batch, rows*tile, columns*tile, 3)``.
         filters, kernel_size, batch_norm, units, dropout, output_units: ``None`` tunes.
     """
     with hp.name_scope("montage"):
@@ -189,16 +189,17 @@ def branched_photos(
     units=None,
     aggregate=None,
 ):
-    """Four photos through conv towers, embedded, then aggregated (``branched/*``).
+    """Each image through a conv tower, embedded, then aggregated (``branched/*``).
 
-    Each photo: conv tower -> Dense(units) -> ReLU, with one tower for all rooms
-    (``weights="shared"``) or one per room. The four embeddings are combined by
-    concatenation, mean, attention weights (softmax over the photos of a learned
-    score) or an LSTM over the sequence bathroom, bedroom, frontal, kitchen.
+    Each image: conv tower -> Dense(units) -> ReLU, with one tower for all image columns
+    (``weights="shared"``) or one per column. The embeddings are combined by
+    concatenation, mean, attention weights (softmax over the images of a learned
+    score) or an LSTM over the images in column order (Houses: bathroom, bedroom,
+    frontal, kitchen).
 
     Args:
         hp: Trial hyperparameters.
-        photos: Four uint8 tensors ``(batch, tile, tile, 3)`` in ``ROOMS`` order.
+        photos: Image column name -> uint8 tensor ``(batch, tile, tile, 3)``, in order.
         filters, kernel_size, batch_norm, weights, units, aggregate: ``None`` tunes.
     """
     with hp.name_scope("branched"):
@@ -215,10 +216,11 @@ def branched_photos(
             return model
 
         shared = tower("photo_tower") if weights == "shared" else None
-        towers = [shared or tower(f"{room}_tower") for room in ROOMS]
-        embedded = [t(photo) for t, photo in zip(towers, photos, strict=True)]
-        # Concatenate and Average of the four, as before the sequence form existed: the same
-        # numbers as aggregate_photos', summed in the order earlier searches summed them.
+        embedded = [(shared or tower(f"{c}_tower"))(photo) for c, photo in photos.items()]
+        if len(embedded) == 1 and aggregate in ("concat", "mean"):
+            return embedded[0]
+        # Concatenate and Average of the images, as before the sequence form existed: the
+        # same numbers as aggregate_photos', summed in the order earlier searches summed them.
         if aggregate == "concat":
             return layers.Concatenate(name="photos_concat")(embedded)
         if aggregate == "mean":
@@ -227,10 +229,10 @@ def branched_photos(
 
 
 def aggregate_photos(sequence, aggregate: str, units: int):
-    """Combine the photos' embeddings ``(batch, 4, units)`` into one vector.
+    """Combine the images' embeddings ``(batch, images, units)`` into one vector.
 
-    Concatenation, mean, attention weights (softmax over the photos of a learned score) or
-    an LSTM over the sequence bathroom, bedroom, frontal, kitchen.
+    Concatenation, mean, attention weights (softmax over the images of a learned score) or
+    an LSTM over the images in column order.
     """
     if aggregate == "concat":
         return layers.Flatten(name="photos_concat")(sequence)
@@ -240,7 +242,7 @@ def aggregate_photos(sequence, aggregate: str, units: int):
         return layers.LSTM(units, name="photos_lstm")(sequence)
     if aggregate != "attention":
         raise ValueError(f"unknown aggregate {aggregate!r}")
-    scores = layers.Dense(1, name="photos_attention_score")(sequence)  # (batch, 4, 1)
+    scores = layers.Dense(1, name="photos_attention_score")(sequence)  # (batch, images, 1)
     attention = layers.Softmax(axis=1, name="photos_attention")(scores)
     pooled = layers.Dot(axes=1, name="photos_weighted_sum")([attention, sequence])
     return layers.Flatten(name="photos_attended")(pooled)  # (batch, units)
@@ -249,6 +251,7 @@ def aggregate_photos(sequence, aggregate: str, units: int):
 def backbone_photos(
     hp,
     inputs: dict,
+    images: Sequence[str],
     weights: str | None,
     network=None,
     dropout=None,
@@ -260,14 +263,15 @@ def backbone_photos(
     """Each photo's pretrained backbone features, embedded, then aggregated (``backbone/*``).
 
     A frozen backbone's features are an input of the network (``<network>_features``,
-    ``(4, dim)``, computed once per dataset); a fine-tuned one is part of it, on the four
-    uint8 photos at its native size, its top ``fine_tune`` layers trained (batch
+    ``(images, dim)``, computed once per dataset); a fine-tuned one is part of it, on the
+    uint8 images at its native size, its top ``fine_tune`` layers trained (batch
     normalisation stays frozen) at their own learning rate. Then per photo: Dropout ->
     Dense(units) ReLU (one layer for all photos), and ``aggregate_photos``.
 
     Args:
         hp: Trial hyperparameters.
         inputs: Where the Keras inputs this block creates are put (by name).
+        images: The image columns, in order.
         weights: ``--weights`` (needed to build a fine-tuned backbone).
         network, dropout, units, aggregate, fine_tune, fine_tune_learning_rate: ``None``
             tunes.
@@ -297,13 +301,11 @@ def backbone_photos(
                 layer.trainable = layer in trained and not isinstance(
                     layer, layers.BatchNormalization
                 )
-            shape = (spec.size, spec.size, 3)
-            for room in ROOMS:
-                inputs[room] = keras.Input(shape, dtype="uint8", name=room)
-            features = photo_sequence([backbone(inputs[r]) for r in ROOMS], "backbone_features")
+            photos = image_inputs(inputs, images, spec.size)
+            features = photo_sequence([backbone(p) for p in photos.values()], "backbone_features")
             slow = tuple(backbone.trainable_variables)
         else:
-            features = keras.Input((len(ROOMS), spec.dim), name=spec.input_name)
+            features = keras.Input((len(images), spec.dim), name=spec.input_name)
             inputs[spec.input_name] = features
         x = layers.Dropout(dropout, name="backbone_dropout")(features) if dropout else features
         x = layers.Dense(units, activation="relu", name="backbone_embed")(x)
@@ -342,6 +344,19 @@ def fusion_head(hp, features: Sequence, units=None, dropout=None, bias: float = 
             kernel_initializer=kernel,
             bias_initializer=keras.initializers.Constant(bias),
         )(x)
+
+
+def image_inputs(inputs: dict, images: Sequence[str], size: int) -> dict:
+    """One uint8 input ``(size, size, 3)`` per image column, added to ``inputs``.
+
+    Returns:
+        Column -> its input, in column order.
+    """
+    photos = {}
+    for column in images:
+        name = f"{PHOTO_PREFIX}{column}"
+        inputs[name] = photos[column] = keras.Input((size, size, 3), dtype="uint8", name=name)
+    return photos
 
 
 @contextlib.contextmanager
@@ -429,7 +444,8 @@ def make_optimizer(
 def build_model(
     hp,
     space: Space,
-    n_zips: int,
+    widths: dict[str, int],
+    images: Sequence[str],
     transforms: Callable[[str], Any],
     fit_prices: np.ndarray,
     weights: str | None = None,
@@ -439,7 +455,8 @@ def build_model(
     Args:
         hp: The trial's ``keras_tuner.HyperParameters``.
         space: The search space (fixes or narrows what the blocks tune).
-        n_zips: Width of the one-hot zip code input.
+        widths: Width of each attribute input the data has (``ModelData.widths``).
+        images: The image columns, in order (``ModelData.images``).
         transforms: ``ModelData.transform``: target transform name -> fitted ``TargetTransform``.
         fit_prices: Prices in dollars of the rows the model learns from (to start the
             output bias at the mean target, and to size Huber's threshold).
@@ -461,12 +478,7 @@ def build_model(
     inputs, features, slow = {}, [], ((), None)
     with _when(hp, space, (ATTRIBUTES,)) as active:
         if active:
-            attributes = {
-                "zip": keras.Input((n_zips,), name="zip"),
-                "rooms": keras.Input((2,), name="rooms"),
-                "area": keras.Input((1,), name="area"),
-                "log_area": keras.Input((1,), name="log_area"),
-            }
+            attributes = {name: keras.Input((w,), name=name) for name, w in widths.items()}
             args = {k: p[f"attributes/{k}"] for k in ("widths", "area", "zip", "zip_units")}
             tower, used = attribute_tower(hp, attributes, **args)
             features.append(tower)
@@ -478,8 +490,9 @@ def build_model(
             # Nested in the photos scope: the layout's parent only exists when photos are used.
             with _when(hp, space, (MONTAGE,)) as montage:
                 if montage:
-                    inputs["montage"] = keras.Input(
-                        (2 * tile, 2 * tile, 3), dtype="uint8", name="montage"
+                    rows, columns = montage_grid(len(images))
+                    inputs[MONTAGE_INPUT] = keras.Input(
+                        (rows * tile, columns * tile, 3), dtype="uint8", name=MONTAGE_INPUT
                     )
                     names = (
                         "filters",
@@ -490,11 +503,10 @@ def build_model(
                         "output_units",
                     )
                     args = {k: p[f"montage/{k}"] for k in names}
-                    features.append(montage_photos(hp, inputs["montage"], **args))
+                    features.append(montage_photos(hp, inputs[MONTAGE_INPUT], **args))
             with _when(hp, space, (BRANCHED,)) as branched:
                 if branched:
-                    for room in ROOMS:
-                        inputs[room] = keras.Input((tile, tile, 3), dtype="uint8", name=room)
+                    photos = image_inputs(inputs, images, tile)
                     names = (
                         "filters",
                         "kernel_size",
@@ -504,7 +516,7 @@ def build_model(
                         "aggregate",
                     )
                     args = {k: p[f"branched/{k}"] for k in names}
-                    features.append(branched_photos(hp, [inputs[r] for r in ROOMS], **args))
+                    features.append(branched_photos(hp, photos, **args))
             with _when(hp, space, (BACKBONE,)) as backbone:
                 if backbone:
                     names = (
@@ -516,8 +528,8 @@ def build_model(
                         "fine_tune_learning_rate",
                     )
                     args = {k: p[f"backbone/{k}"] for k in names}
-                    photos, slow = backbone_photos(hp, inputs, weights, **args)
-                    features.append(photos)
+                    vector, slow = backbone_photos(hp, inputs, images, weights, **args)
+                    features.append(vector)
     if not features:
         raise ValueError(f"modality {modality!r} leaves the model without inputs")
 

@@ -46,7 +46,8 @@ class HousesHyperModel(keras_tuner.HyperModel):
         return build_model(
             hp,
             self.space,
-            self.data.n_zips,
+            self.data.widths,
+            self.data.images,
             self.data.transform,
             self.data.prices(rows),
             self.data.weights,
@@ -70,7 +71,7 @@ class HousesHyperModel(keras_tuner.HyperModel):
         """
         rows = np.asarray(rows, dtype=np.int64)
         names = tuple(input_names(model))
-        tile = photo_size(model)  # a tile, or a fine-tuned backbone's native size
+        tile = photo_size(model, len(self.data.images))  # or a fine-tuned backbone's size
         key = (names, tile, rows.tobytes())
         if key not in self._inputs:
             self._inputs[key] = self.data.inputs(rows, names, tile)

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
-# Same order as houses_tune.data.ROOMS (kept here so models build without the data layer).
-ROOMS = ("bathroom", "bedroom", "frontal", "kitchen")
+# Network input names, as houses_tune.data.model_data's (kept here so models build
+# without the data layer).
+MONTAGE_INPUT = "montage"
+PHOTO_PREFIX = "photo_"
 
 # ImageNet channel means in BGR order, as keras.applications' "caffe" preprocessing.
 _CAFFE_MEANS = (103.939, 116.779, 123.68)
@@ -43,21 +45,27 @@ class BackbonePreprocess(layers.Layer):
 
 
 def photo_sequence(vectors: Sequence, name: str):
-    """One ``(batch, k)`` tensor per room -> ``(batch, 4, k)`` in ``ROOMS`` order."""
+    """One ``(batch, k)`` tensor per image -> ``(batch, images, k)`` in column order."""
     rows = [
-        layers.Reshape((1, v.shape[-1]), name=f"{name}_{room}")(v)
-        for room, v in zip(ROOMS, vectors, strict=True)
+        layers.Reshape((1, v.shape[-1]), name=f"{name}_{i}")(v) for i, v in enumerate(vectors, 1)
     ]
-    return layers.Concatenate(axis=1, name=name)(rows)
+    return rows[0] if len(rows) == 1 else layers.Concatenate(axis=1, name=name)(rows)
 
 
-def photo_size(model: keras.Model) -> int | None:
-    """Side in pixels of each photo a network (or serving model) takes, None without photo
-    inputs (a frozen backbone's network takes features)."""
+def photo_size(model: keras.Model, images: int) -> int | None:
+    """Side in pixels of each image a network takes, None without image inputs (a frozen
+    backbone's network takes features).
+
+    Args:
+        model: A network (inputs ``montage`` or ``photo_<column>``).
+        images: Images per row (the montage's grid follows from it).
+    """
+    from houses_tune.data.photos import montage_grid
+
     for tensor in model.inputs:
         name = tensor.name.split(":")[0]
-        if name == "montage":
-            return int(tensor.shape[1]) // 2
-        if name in ROOMS:
+        if name.startswith(PHOTO_PREFIX):
             return int(tensor.shape[1])
+        if name == MONTAGE_INPUT:
+            return int(tensor.shape[1]) // montage_grid(images)[0]
     return None

@@ -391,6 +391,23 @@ class Space:
             return ()
         return tuple(v for v in BACKBONE_NETWORKS if self.can_take("backbone/network", v))
 
+    def for_data(self, attributes: bool, images: bool) -> Space:
+        """This space without the modalities a dataset has no columns for.
+
+        Raises:
+            SpaceError: The space can only build networks the data cannot feed.
+        """
+        keep = [m for m in self["modality"].values if (m != "photos" or images)
+                and (m != "attributes" or attributes) and (m != "mixed" or (attributes and images))
+                and self["modality"].allows(m)]  # fmt: skip
+        if keep == [v for v in self["modality"].values if self["modality"].allows(v)]:
+            return self
+        if not keep:
+            has = "no image columns" if not images else "no attribute columns"
+            raise SpaceError(f"space {self.name!r} needs columns the dataset lacks ({has})")
+        modality = narrow(self["modality"], keep if len(keep) > 1 else keep[0])
+        return dataclasses.replace(self, params={**self.params, "modality": modality})
+
     def active_params(self) -> list[Param]:
         """The parameters that can be active in this space, in catalogue order."""
         return [p for name, p in self.params.items() if self.can_be_active(name)]

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from houses_tune.data.table import DatasetOptions
 from houses_tune.errors import SearchError
 from houses_tune.run import LOCK_FILE, RUN_JSON, SPACE_YAML, RunDir, RunLock, check_run_name
 from houses_tune.search_spaces import load_space
@@ -36,6 +37,7 @@ KEPT_ON_RESUME = (
     "factor",
     "seed",
     "min_zip_count",
+    "dataset_options",
     "folds",
     "val_size",
     "test_size",
@@ -54,7 +56,7 @@ class SearchSettings:
 
     Attributes:
         budget: Parsed ``--budget`` (may be None only with ``resume``).
-        dataset: Dataset folder, None for the embedded dataset.
+        dataset: Houses folder, CSV or YAML dataset file; None for the embedded dataset.
         space: Preset name or YAML file.
         max_epochs: ``--max-epochs`` (Hyperband cap / epochs per trial), None for the default.
         min_epochs: ``--min-epochs``: Hyperband's fewest epochs of a first round.
@@ -67,7 +69,10 @@ class SearchSettings:
         overwrite: Delete an existing run of that name and start over.
         dry_run: Print the plan and stop.
         verbose: Per-epoch Keras output and one line per trial.
-        min_zip_count: Drop houses whose zip code has fewer houses.
+        min_zip_count: Houses folders: drop houses whose zip code has fewer houses (unless
+            ``dataset_options`` has another filter).
+        dataset_options: ``--target``, ``--categorical``, ``--images``, ``--ignore``,
+            ``--log``, ``--min-group-count``.
         folds: Folds of the search rows each trial is trained and scored on (1: one
             validation split of ``val_size``).
         val_size: Validation fraction of the search rows with ``folds`` 1.
@@ -102,6 +107,7 @@ class SearchSettings:
     dry_run: bool = False
     verbose: bool = False
     min_zip_count: int = 25
+    dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
     folds: int = 5
     val_size: float = 0.2
     test_size: float = 0.25
@@ -131,6 +137,7 @@ class SearchSettings:
             "tuner": self.tuner,
             "seed": self.seed,
             "min_zip_count": self.min_zip_count,
+            "dataset_options": self.dataset_options.to_dict(),
             "folds": self.folds,
             "val_size": self.val_size,
             "test_size": self.test_size,
@@ -215,10 +222,18 @@ def prepare_search(settings: SearchSettings) -> SearchJob:
     elif "val_size" in settings.explicit and settings.folds != 1:
         raise SearchError("--val-size sets the validation split of --folds 1 only")
     space = load_space(settings.space)
+    strings = string_categories(settings)
     if settings.backend == "auto":  # resolved once, so a resume and the workers train alike
         from houses_tune.backend import resolve_backend
 
-        settings = replace(settings, backend=resolve_backend("auto", space.has_photos))
+        tensorflow = space.has_photos or strings
+        settings = replace(settings, backend=resolve_backend("auto", tensorflow))
+    if strings and settings.backend == "jax":
+        raise SearchError(
+            f"{settings.dataset}: categorical column(s) of text ({', '.join(strings)}) need "
+            "the TensorFlow backend (JAX has no string tensors for the exported model); "
+            "use --backend tensorflow or auto"
+        )
     check_weights(settings.weights, space.backbones)
     if settings.budget is None:
         raise SearchError("--budget is required (epochs such as 3000, or a duration such as 45m)")
@@ -262,6 +277,8 @@ def _resolve_resume(settings: SearchSettings, run: RunDir) -> SearchSettings:
         value = stored.get(name, getattr(SearchSettings, name, None))
         if name in ("dataset", "splits_file") and value is not None:
             value = Path(value)
+        if name == "dataset_options":
+            value = DatasetOptions.from_dict(value or {})
         kept[name] = value
         given = getattr(settings, name)
         if name in settings.explicit and given != value:
@@ -284,3 +301,25 @@ def _resolve_resume(settings: SearchSettings, run: RunDir) -> SearchSettings:
             )
         budget = settings.budget
     return replace(settings, budget=budget, **kept)
+
+
+def dataset_options(settings: SearchSettings) -> DatasetOptions:
+    """The dataset options a search reads its data with: a Houses folder's zip filter is
+    ``--min-zip-count`` unless ``--min-group-count`` names another."""
+    from houses_tune.data.sources import is_table_file
+
+    options = settings.dataset_options
+    if options.min_group_count is None and not is_table_file(settings.dataset):
+        options = replace(options, min_group_count=("zipcode", settings.min_zip_count))
+    return options
+
+
+def string_categories(settings: SearchSettings) -> list[str]:
+    """The categorical columns of text of a CSV dataset (they need TensorFlow)."""
+    from houses_tune.data.sources import is_table_file
+
+    if not is_table_file(settings.dataset):
+        return []
+    from houses_tune.data import load_dataset
+
+    return load_dataset(settings.dataset, dataset_options(settings)).text_categories

@@ -37,6 +37,7 @@ from houses_tune.errors import (
 from houses_tune.run import LOCK_FILE, SPACE_YAML, RunDir, RunLock, write_bytes_atomic
 from houses_tune.tuner.budget import SearchPlan
 from houses_tune.tuner.job import SearchJob
+from houses_tune.tuner.job import dataset_options as job_dataset_options
 
 
 @dataclass
@@ -105,13 +106,14 @@ def run_search(job: SearchJob, devices=None, console: Console | None = None) -> 
     """
     if job.settings.dry_run:
         return SearchOutcome(run_dir=job.folder, status="planned", plan=job.plan)
-    from houses_tune.data import load_houses, make_splits, splits_from_file
+    from houses_tune.data import load_dataset, make_splits, splits_from_file
     from houses_tune.search_spaces import load_space
 
     settings, folder = job.settings, job.folder
     # Everything that can fail on bad input happens before anything is written.
     space = load_space(settings.space)
-    houses = load_houses(settings.dataset, min_zip_count=settings.min_zip_count)
+    houses = load_dataset(settings.dataset, job_dataset_options(settings))
+    space = space.for_data(bool(houses.schema.attributes), bool(houses.schema.images))
     console = console or Console(stderr=True)
     for warning in houses.warnings:
         console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
@@ -206,10 +208,13 @@ def _start_session(job: SearchJob, space, houses, splits, devices) -> RunDir:
         "search": {**settings.to_json(), "space": space_ref},
         "plan": job.plan.to_dict(),
         "dataset": {
-            "folder": None if settings.dataset is None else str(Path(houses.folder).resolve()),
+            "folder": None if settings.dataset is None else str(Path(houses.source).resolve()),
             "embedded": settings.dataset is None,
             "fingerprint": houses.fingerprint,
-            "min_zip_count": houses.min_zip_count,
+            "options": job_dataset_options(settings).to_dict(),
+            "schema": houses.schema.to_dict(),
+            "text_categories": houses.text_categories,
+            "min_zip_count": (houses.min_group or ("", 0))[1],
             "houses": len(houses),
             "total": houses.total,
         },

@@ -25,8 +25,8 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def test_info_embedded(capsys, embedded_houses):
     code, out, _ = run(capsys, "data", "info")
     assert code == 0
-    assert "535 total, 362 in zip codes with >= 25 houses" in out
-    assert "zip codes    7" in out and "92276     100" in out
+    assert "362 of 535 rows (rows whose zipcode has >= 25 rows)" in out
+    assert "zipcode      7 values" in out and "92276     100" in out
     assert "search 271 (max price 5,858,000), test 91" in out
     assert "5 folds (train/validation): 216/55, 217/54, 217/54, 217/54, 217/54" in out
 
@@ -35,7 +35,11 @@ def test_info_options(capsys, tiny_dataset):
     code, out, _ = run(
         capsys, "data", "info", "--dataset", str(tiny_dataset), "--min-zip-count", "0"
     )
-    assert code == 0 and "40 total, 40 in zip codes" in out and "search 30" in out
+    assert (
+        code == 0
+        and "40 of 40 rows (rows whose zipcode has >= 0 rows)" in out
+        and "search 30" in out
+    )
     code, out, _ = run(capsys, "data", "info", "--dataset", str(tiny_dataset),
                        "--min-zip-count", "0", "--folds", "1", "--val-size", "0.2")  # fmt: skip
     assert code == 0 and "1 validation split (train/validation): 24/6" in out
@@ -51,7 +55,7 @@ def test_info_bad_dataset_is_one_line(capsys, tiny_dataset):
 
 def test_info_filter_too_strict(capsys, tiny_dataset):
     code, _, err = run(capsys, "data", "info", "--dataset", str(tiny_dataset))
-    assert code == 2 and "only 0 of 40 houses" in err and err.count("\n") == 1
+    assert code == 2 and "only 0 of 40 rows" in err and err.count("\n") == 1
 
 
 def test_validate(capsys, tiny_dataset):

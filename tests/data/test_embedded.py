@@ -22,7 +22,7 @@ def test_counts_and_tutorial_split(embedded_houses):
     assert embedded_houses.frame["price"].iloc[splits.search].max() == 5_858_000
     data = ModelData(embedded_houses, splits.search)
     assert data.transform("max_scale").scale == 5_858_000
-    assert data.n_zips == 7
+    assert data.widths["categories"] == 7
 
 
 def test_embedded_files():
@@ -45,5 +45,5 @@ def test_montage_corners_hold_the_right_photos(embedded_houses, tile):
     for row in (0, 200, 361):
         house = int(embedded_houses.frame["house"].iloc[row])
         for room in ROOMS:
-            expected = read_photo(photo_path(embedded_houses.folder, house, room), tile)
+            expected = read_photo(photo_path(embedded_houses.source, house, room), tile)
             np.testing.assert_array_equal(tiles[row][quadrants[room]], expected)

@@ -3,7 +3,14 @@ decoded only when a model takes them."""
 
 import numpy as np
 
-from houses_tune.data import ATTRIBUTE_INPUTS, ROOMS, ModelData, load_houses, make_splits
+from houses_tune.data import (
+    ATTRIBUTE_INPUTS,
+    ROOMS,
+    ModelData,
+    load_houses,
+    make_splits,
+    photo_input,
+)
 
 
 def test_inputs_and_targets(tiny_dataset):
@@ -11,14 +18,15 @@ def test_inputs_and_targets(tiny_dataset):
     splits = make_splits(len(houses), folds=3)
     data = ModelData(houses, splits.search)
     _, val = splits.fold(0)
-    x = data.inputs(val, [*ATTRIBUTE_INPUTS, "montage", *ROOMS], tile=8)
+    x = data.inputs(val, [*ATTRIBUTE_INPUTS, "montage", *map(photo_input, ROOMS)], tile=8)
     n = len(val)
-    assert x["zip"].shape == (n, data.n_zips) == (n, 2) and x["zip"].dtype == np.float32
-    assert x["rooms"].shape == (n, 2) and x["area"].shape == x["log_area"].shape == (n, 1)
+    zips = x["categories"]
+    assert zips.shape == (n, data.widths["categories"]) == (n, 2) and zips.dtype == np.float32
+    assert x["numbers"].shape == (n, 2) and x["skewed"].shape == x["log_skewed"].shape == (n, 1)
     assert x["montage"].shape == (n, 16, 16, 3) and x["montage"].dtype == np.uint8
-    assert x["kitchen"].shape == (n, 8, 8, 3)
-    np.testing.assert_array_equal(x["montage"][:, 8:, :8], x["kitchen"])
-    area = data.inputs(splits.search, ["area"])["area"]
+    assert x["photo_kitchen"].shape == (n, 8, 8, 3)
+    np.testing.assert_array_equal(x["montage"][:, 8:, :8], x["photo_kitchen"])
+    area = data.inputs(splits.search, ["skewed"])["skewed"]
     assert area.min() == 0 and area.max() == 1  # scaled on the fit (search) rows
 
     prices = data.prices(val)
@@ -38,5 +46,5 @@ def test_attribute_inputs_decode_no_photos(tiny_dataset, monkeypatch):
         raise AssertionError("photos decoded for an attributes-only model")
 
     monkeypatch.setattr(type(houses), "photos", no_photos)
-    x = data.inputs(np.arange(40), ["zip", "rooms", "log_area"])
-    assert set(x) == {"zip", "rooms", "log_area"}
+    x = data.inputs(np.arange(40), ["categories", "numbers", "log_skewed"])
+    assert set(x) == {"categories", "numbers", "log_skewed"}

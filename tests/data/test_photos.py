@@ -25,6 +25,24 @@ def test_montage_corners(tiny_dataset, photo_colors):
         np.testing.assert_allclose(tiles[0, y, x], photo_colors(1, room), atol=6)
 
 
+@pytest.mark.parametrize(
+    ("n", "shape", "cells"),
+    [
+        (1, (4, 4), [(0, 0)]),
+        (2, (4, 8), [(0, 0), (0, 1)]),
+        (3, (8, 8), [(0, 0), (0, 1), (1, 0)]),  # the fourth cell stays black
+        (5, (8, 12), [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]),
+    ],
+)
+def test_montage_of_any_number_of_images_fills_a_near_square_grid_row_by_row(n, shape, cells):
+    photos = np.stack([np.full((4, 4, 3), 10 * (i + 1), np.uint8) for i in range(n)])[None]
+    tiles = montage(photos)[0]
+    assert tiles.shape == (*shape, 3)
+    for i, (r, c) in enumerate(cells):
+        assert (tiles[4 * r : 4 * r + 4, 4 * c : 4 * c + 4] == 10 * (i + 1)).all()
+    assert tiles.sum() == sum(16 * 3 * 10 * (i + 1) for i in range(n))  # the rest is black
+
+
 def test_tile_sizes_and_upsampling(tiny_dataset):
     houses = load_houses(tiny_dataset, min_zip_count=0)
     assert houses.photos(64).shape == (40, 4, 64, 64, 3)  # files are 16x16

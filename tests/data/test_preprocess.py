@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from houses_tune.data import ATTRIBUTE_INPUTS, TARGET_TRANSFORMS, Preprocessor, TargetTransform
+from houses_tune.data import (
+    ATTRIBUTE_INPUTS,
+    HOUSES_SCHEMA,
+    TARGET_TRANSFORMS,
+    Preprocessor,
+    Schema,
+    TargetTransform,
+)
 from houses_tune.errors import SpaceError
 
 FRAME = pd.DataFrame(
@@ -19,31 +26,43 @@ FRAME = pd.DataFrame(
 
 
 def test_encode_scales_on_the_fit_rows():
-    pre = Preprocessor.fit(FRAME)
-    assert pre.zip_vocabulary == [111, 222]
+    pre = Preprocessor.fit(FRAME, HOUSES_SCHEMA)
+    assert pre.vocabularies == {"zipcode": [111, 222]}
     x = pre.encode(FRAME)
     assert set(x) == set(ATTRIBUTE_INPUTS)
     assert all(v.dtype == np.float32 and v.ndim == 2 for v in x.values())
-    np.testing.assert_allclose(x["zip"], [[0, 1], [1, 0], [0, 1]])
-    np.testing.assert_allclose(x["rooms"], [[0, 0], [0.5, 1], [1, 1]])
-    np.testing.assert_allclose(x["area"], [[0], [1 / 3], [1]])
-    np.testing.assert_allclose(x["log_area"], [[0], [0.5], [1]], rtol=1e-6)  # ln 1k, 2k, 4k
+    np.testing.assert_allclose(x["categories"], [[0, 1], [1, 0], [0, 1]])
+    np.testing.assert_allclose(x["numbers"], [[0, 0], [0.5, 1], [1, 1]])
+    np.testing.assert_allclose(x["skewed"], [[0], [1 / 3], [1]])
+    np.testing.assert_allclose(x["log_skewed"], [[0], [0.5], [1]], rtol=1e-6)  # ln 1k, 2k, 4k
 
 
 def test_unknown_zip_is_all_zeros_and_out_of_range_extrapolates():
-    pre = Preprocessor.fit(FRAME)
+    pre = Preprocessor.fit(FRAME, HOUSES_SCHEMA)
     new = pd.DataFrame({"bedrooms": [7.0], "bathrooms": [1.0], "area": [500.0], "zipcode": [999]})
     x = pre.encode(new)
-    np.testing.assert_allclose(x["zip"], [[0, 0]])
-    np.testing.assert_allclose(x["rooms"], [[1.5, 0]])
-    np.testing.assert_allclose(x["log_area"], [[-0.5]], rtol=1e-6)
+    np.testing.assert_allclose(x["categories"], [[0, 0]])
+    np.testing.assert_allclose(x["numbers"], [[1.5, 0]])
+    np.testing.assert_allclose(x["log_skewed"], [[-0.5]], rtol=1e-6)
+
+
+def test_any_columns_encode_in_column_order_and_absent_kinds_are_left_out():
+    frame = pd.DataFrame({"colour": ["red", "blue", "red"], "size": ["s", "m", "l"],
+                          "age": [1.0, 2.0, 3.0], "price": [1.0, 2.0, 3.0]})  # fmt: skip
+    schema = Schema(numeric=("age",), categorical=("colour", "size"))
+    pre = Preprocessor.fit(frame.iloc[:2], schema)
+    assert pre.widths == {"categories": 4, "numbers": 1}  # no logged column: no skewed input
+    x = pre.encode(frame)
+    # blue, red | m, s (sorted); the unseen size "l" is all zeros in its part.
+    np.testing.assert_allclose(x["categories"], [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 0]])
+    np.testing.assert_allclose(x["numbers"], [[0], [1], [2]])
 
 
 def test_constant_column_maps_to_zero():
-    pre = Preprocessor.fit(FRAME.iloc[[0, 2]].assign(bathrooms=2.0))
+    pre = Preprocessor.fit(FRAME.iloc[[0, 2]].assign(bathrooms=2.0), HOUSES_SCHEMA)
     x = pre.encode(FRAME)
     assert all(np.isfinite(v).all() for v in x.values())
-    np.testing.assert_allclose(x["rooms"][:, 1], [-1, 0, 0])  # scale 1, offset -min
+    np.testing.assert_allclose(x["numbers"][:, 1], [-1, 0, 0])  # scale 1, offset -min
     assert pre.scale_and_offset("bathrooms") == (1.0, -2.0)
 
 

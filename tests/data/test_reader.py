@@ -11,14 +11,6 @@ from houses_tune.data.photos import cache_dir
 from houses_tune.errors import DatasetError
 
 
-def _jpeg_with_zero_height(path: Path) -> None:
-    """Keep the JPEG's structure but declare a 0-pixel height, which decoders reject."""
-    data = bytearray(path.read_bytes())
-    sof = data.find(b"\xff\xc0")
-    data[sof + 5 : sof + 7] = b"\x00\x00"
-    path.write_bytes(bytes(data))
-
-
 def test_reads_tiny_dataset(tiny_dataset):
     houses = load_houses(tiny_dataset, min_zip_count=0)
     frame = houses.frame
@@ -26,7 +18,7 @@ def test_reads_tiny_dataset(tiny_dataset):
     assert list(frame.columns) == ["house", "bedrooms", "bathrooms", "area", "zipcode", "price"]
     assert frame["house"].tolist() == list(range(1, 41))
     assert frame["zipcode"].dtype == np.int64 and frame["price"].dtype == np.float64
-    assert houses.folder.is_absolute() and len(houses.fingerprint) == 64
+    assert houses.source.is_absolute() and len(houses.fingerprint) == 64
 
 
 def test_zip_filter_keeps_big_zips(make_houses_folder, tmp_path):
@@ -97,8 +89,8 @@ def test_bad_input_is_one_line_error_naming_the_place(tiny_dataset, case):
     assert validate_folder(tiny_dataset) == [text]  # the same single problem
 
 
-def test_undecodable_photo_raises_and_caches_nothing(tiny_dataset):
-    _jpeg_with_zero_height(tiny_dataset / "5_bathroom.jpg")
+def test_undecodable_photo_raises_and_caches_nothing(tiny_dataset, zero_height_jpeg):
+    zero_height_jpeg(tiny_dataset / "5_bathroom.jpg")
     houses = load_houses(tiny_dataset, min_zip_count=0)  # structure is fine
     before = set(cache_dir().glob("*")) if cache_dir().exists() else set()
     with pytest.raises(DatasetError, match=r"5_bathroom\.jpg \(house 5\): cannot be decoded"):
@@ -136,7 +128,7 @@ def test_filter_leaving_too_few_houses(tiny_dataset):
     with pytest.raises(DatasetError) as caught:
         load_houses(tiny_dataset, min_zip_count=25)
     text = caught.value.format_message()
-    assert "HousesInfo.txt: only 0 of 40 houses" in text and "--min-zip-count" in text
+    assert f"{tiny_dataset}: only 0 of 40 rows" in text and "--min-group-count" in text
 
 
 def test_missing_folder_and_bad_filter(tmp_path):

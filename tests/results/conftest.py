@@ -9,25 +9,25 @@ import pytest
 
 
 def tiny_trained_model(n_zips: int | None, tile: int | None, branched: bool = False,
-                       area: str = "area", seed: int = 0):  # fmt: skip
+                       area: str = "skewed", seed: int = 0):  # fmt: skip
     """A small untrained network with the search's input names (any weights will do)."""
     import keras  # imported here: the run-folder tests need no Keras
     from keras import layers
 
-    from houses_tune.data import ROOMS
+    from houses_tune.data import ROOMS, photo_input
 
     keras.utils.set_random_seed(seed)
     inputs, features = {}, []
     if n_zips is not None:
         inputs = {
-            "zip": keras.Input((n_zips,), name="zip"),
-            "rooms": keras.Input((2,), name="rooms"),
+            "categories": keras.Input((n_zips,), name="categories"),
+            "numbers": keras.Input((2,), name="numbers"),
             area: keras.Input((1,), name=area),
         }
-        joined = layers.Concatenate()([inputs["zip"], inputs["rooms"], inputs[area]])
+        joined = layers.Concatenate()([inputs["categories"], inputs["numbers"], inputs[area]])
         features.append(layers.Dense(4, activation="relu")(joined))
     if tile is not None:
-        names = ROOMS if branched else ("montage",)
+        names = [photo_input(r) for r in ROOMS] if branched else ("montage",)
         for name in names:
             size = tile if branched else 2 * tile
             inputs[name] = keras.Input((size, size, 3), dtype="uint8", name=name)
@@ -52,7 +52,7 @@ def exported_model(folder: Path, dataset: Path, tile: int | None = 8, attributes
 
     houses = load_houses(dataset, min_zip_count=0)
     data = ModelData(houses, np.arange(len(houses)))
-    trained = tiny_trained_model(data.n_zips if attributes else None, tile)
+    trained = tiny_trained_model(data.widths["categories"] if attributes else None, tile)
     model = build_serving_model([(trained, data.transform("max_scale"))], data.preprocessor)
     path = Path(folder) / "model.keras"
     model.save(path)
@@ -61,7 +61,7 @@ def exported_model(folder: Path, dataset: Path, tile: int | None = 8, attributes
 
 @pytest.fixture
 def trained_model():
-    """The ``tiny_trained_model(n_zips, tile, branched=False, area="area", seed=0)`` function."""
+    """The ``tiny_trained_model(n_zips, tile, branched=False, area="skewed", seed=0)`` function."""
     return tiny_trained_model
 
 

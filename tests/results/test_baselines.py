@@ -1,11 +1,19 @@
-"""The simple baselines (per-zip median price, ridge and gradient boosting on log price),
+"""The simple baselines (per-group median price, ridge and gradient boosting on log price),
 the tutorial networks' cache key, and their training in worker processes."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from houses_tune.results.baselines import ridge_prices, zip_median_prices
+from houses_tune.data import HOUSES_SCHEMA
+from houses_tune.results.baselines import group_median_prices, ridge_prices
+
+
+class _Table:
+    """What the simple baselines read of a ``Table``: its frame and schema."""
+
+    def __init__(self, frame, schema=HOUSES_SCHEMA):
+        self.frame, self.schema = frame, schema
 
 
 def _frame():
@@ -18,9 +26,9 @@ def _frame():
     })  # fmt: skip
 
 
-def test_zip_median_uses_training_rows_and_falls_back_to_overall_median():
+def test_group_median_uses_training_rows_and_falls_back_to_overall_median():
     frame = _frame()
-    got = zip_median_prices(frame, train_rows=[0, 1, 2, 3, 4], test_rows=[5, 6, 1])
+    got = group_median_prices(_Table(frame), train_rows=[0, 1, 2, 3, 4], test_rows=[5, 6, 1])
     # zip 2 -> median(1000, 900); unseen zip 3 -> median of all training prices; zip 1 -> 200
     np.testing.assert_allclose(got, [950.0, 300.0, 200.0])
 
@@ -37,7 +45,7 @@ def test_ridge_on_log_price_recovers_a_log_linear_law():
     frame["price"] = np.exp(
         5 + np.log(frame["area"]) + 0.1 * frame["bedrooms"] + 0.5 * (frame["zipcode"] == 20)
     )
-    predicted = ridge_prices(frame, np.arange(40), np.arange(40, 60), alpha=1e-6)
+    predicted = ridge_prices(_Table(frame), np.arange(40), np.arange(40, 60), alpha=1e-6)
     np.testing.assert_allclose(predicted, frame["price"].to_numpy()[40:], rtol=1e-3)
 
 
@@ -53,12 +61,12 @@ def test_gradient_boosting_on_log_price_learns_the_zip_effect():
         "zipcode": rng.choice([10, 20, 30], n),
     })  # fmt: skip
     frame["price"] = np.exp(12 + 0.8 * (frame["zipcode"] == 20) + 0.3 * np.log(frame["area"]))
-    predicted = boosting_prices(frame, np.arange(300), np.arange(300, 400))
+    predicted = boosting_prices(_Table(frame), np.arange(300), np.arange(300, 400))
     actual = frame["price"].to_numpy()[300:]
     assert np.mean(np.abs(predicted - actual) / actual) < 0.05
     unseen = frame.iloc[[0]].assign(zipcode=99)  # a new zip code counts as missing, no error
     both = pd.concat([frame, unseen], ignore_index=True)
-    assert np.isfinite(boosting_prices(both, np.arange(300), [400])).all()
+    assert np.isfinite(boosting_prices(_Table(both), np.arange(300), [400])).all()
 
 
 def test_the_baseline_cache_key_changes_with_what_decides_the_result(embedded_houses):

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from houses_tune.cli import cli
-from houses_tune.data import ModelData, load_houses
+from houses_tune.data import ROOMS, ModelData, load_houses
 from houses_tune.errors import ExportError
 from houses_tune.results import serving
-from houses_tune.results.baselines import BOOSTING, RIDGE, TUTORIALS, ZIP_MEDIAN
+from houses_tune.results.baselines import BOOSTING, GROUP_MEDIAN, RIDGE, TUTORIALS
 from houses_tune.results.crossval import EXPORTED
 from houses_tune.results.export import ExportOptions, export_run
 from houses_tune.results.saved_model import saved_model_prices
@@ -110,7 +110,7 @@ def test_model_reloads_safely_and_matches_saved_model(exported, run):
     assert len(serving.members(model)) == 3
     rd = RunDir(run)
     houses, test = rd.load_houses(), rd.splits.test
-    inputs = serving.raw_inputs(model, houses.frame.iloc[test], houses.photos(32)[test])
+    inputs = serving.raw_inputs(model, houses.frame.iloc[test], houses.photos(32)[test], ROOMS)
     prices = model.predict(inputs, verbose=0).reshape(-1)
     predictions = pd.read_csv(best / "predictions.csv")
     assert predictions["house"].tolist() == houses.frame["house"].iloc[test].tolist()
@@ -137,7 +137,7 @@ def test_metrics_match_a_hand_computation_from_predictions_csv(exported):
     assert test["within_10"] == pytest.approx(100 * (ape <= 10).mean())
     assert test["within_20"] == pytest.approx(100 * (ape <= 20).mean())
     for zipcode, part in frame.groupby("zipcode"):
-        got = test["mape_per_zip"][str(zipcode)]
+        got = test["mape_per_group"][str(zipcode)]
         assert got["n"] == len(part)
         assert got["mape"] == pytest.approx(ape[part.index].mean())
     assert metrics["saved_model"] and metrics["max_relative_difference"] < 1e-4
@@ -147,7 +147,7 @@ def test_cross_validation_scores_everything_on_the_same_folds(exported):
     _, best = exported
     cv = json.loads((best / "metrics.json").read_text())["cv"]
     assert cv["k"] == 2 and cv["fold_sizes"] == [20, 20]
-    assert set(cv["models"]) == {EXPORTED, ZIP_MEDIAN, RIDGE, BOOSTING}  # --no-baselines
+    assert set(cv["models"]) == {EXPORTED, GROUP_MEDIAN, RIDGE, BOOSTING}  # --no-baselines
     for model in cv["models"].values():
         assert len(model["fold_mape"]) == 2
         assert model["mape_mean"] == pytest.approx(np.mean(model["fold_mape"]))
@@ -163,7 +163,7 @@ def test_report_holds_the_numbers_the_baselines_and_one_verdict(exported):
     metrics = json.loads((best / "metrics.json").read_text())
     page = (best / "report.html").read_text()
     markdown = (best / "report.md").read_text()
-    assert list(metrics["baselines"]) == [ZIP_MEDIAN, RIDGE, BOOSTING]
+    assert list(metrics["baselines"]) == [GROUP_MEDIAN, RIDGE, BOOSTING]
     verdict = metrics["verdict"]
     assert verdict["basis"] == "cv" and verdict["k"] == 2
     assert verdict["sentence"].startswith("The exported model is ")
@@ -238,7 +238,7 @@ def test_predict_on_the_dataset_folder_reproduces_the_test_predictions(exported,
     _, best = exported
     houses = load_houses(RunDir(run).settings["dataset"]["folder"], min_zip_count=0)
     result = CliRunner().invoke(
-        cli, ["predict", str(best / "model.keras"), "--houses", str(houses.folder)]
+        cli, ["predict", str(best / "model.keras"), "--houses", str(houses.source)]
     )
     assert result.exit_code == 0, result.output
     predicted = pd.read_csv(io.StringIO(result.stdout)).set_index("id")["predicted_price"]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from houses_tune.cli import main
+from houses_tune.data import ROOMS
 from houses_tune.results.predict import read_house_table
 from houses_tune.results.serving import raw_inputs
 
@@ -49,7 +50,7 @@ def test_csv_with_unseen_zip_warns_and_predicts(photo_model, tiny_dataset, tmp_p
     ]
     # Same prices as the model on the same photos (houses 1 and 2 of the dataset).
     frame = pd.read_csv(houses)
-    expected = model.predict(raw_inputs(model, frame, data.houses.photos(8)[:2]), verbose=0)
+    expected = model.predict(raw_inputs(model, frame, data.table.photos(8)[:2], ROOMS), verbose=0)
     np.testing.assert_allclose(result["predicted_price"], expected.reshape(-1), rtol=1e-5)
 
 
@@ -60,7 +61,8 @@ def test_missing_photo_is_one_line_naming_the_house(photo_model, tiny_dataset, t
         capsys, "predict", photo_model[0], "--houses", houses, "--images", tiny_dataset
     )
     assert code == 2
-    assert err == f"Error: house 77: {tiny_dataset / '77_bathroom.jpg'}: photo missing\n"
+    where = f"{tmp_path / 'new.csv'} line 3 (house 77)"
+    assert err == f"Error: {where}: {tiny_dataset / '77_bathroom.jpg'}: photo missing\n"
     assert out == ""
 
 
@@ -68,7 +70,7 @@ def test_a_photo_whose_name_differs_in_case_gets_a_hint(photo_model, tmp_path, c
     import shutil
 
     images = tmp_path / "photos"
-    shutil.copytree(photo_model[2].houses.folder, images)
+    shutil.copytree(photo_model[2].table.source, images)
     (images / "1_frontal.jpg").rename(images / "1_frontal.JPG")
     houses = tmp_path / "new.csv"
     houses.write_text("id,bedrooms,bathrooms,area,zipcode\n1,3,2,1500,11111\n")
@@ -77,7 +79,8 @@ def test_a_photo_whose_name_differs_in_case_gets_a_hint(photo_model, tmp_path, c
     )
     assert (code, out) == (2, "")
     assert err == (
-        f"Error: house 1: {images / '1_frontal.jpg'}: photo missing (found 1_frontal.JPG: "
+        f"Error: {tmp_path / 'new.csv'} line 2 (house 1): {images / '1_frontal.jpg'}: "
+        "photo missing (found 1_frontal.JPG: "
         "photo names are case-sensitive; rename it to 1_frontal.jpg)\n"
     )
 
@@ -99,8 +102,8 @@ def test_dataset_folder_uses_line_numbers_and_its_own_photos(photo_model, tiny_d
     assert code == 0, err
     result = pd.read_csv(io.StringIO(out))
     assert result["id"].tolist() == list(range(1, 41))
-    frame = data.houses.frame
-    expected = model.predict(raw_inputs(model, frame, data.houses.photos(8)), verbose=0)
+    frame = data.table.frame
+    expected = model.predict(raw_inputs(model, frame, data.table.photos(8), ROOMS), verbose=0)
     np.testing.assert_allclose(result["predicted_price"], expected.reshape(-1), rtol=1e-5)
 
 
@@ -198,7 +201,7 @@ def log_price_model(tmp_path, tiny_dataset, trained_model):
 
     houses = load_houses(tiny_dataset, min_zip_count=0)
     data = ModelData(houses, np.arange(len(houses)))
-    network = trained_model(data.n_zips, None)
+    network = trained_model(data.widths["categories"], None)
     model = build_serving_model([(network, data.transform("log"))], data.preprocessor)
     path = tmp_path / "model.keras"
     model.save(path)

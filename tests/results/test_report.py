@@ -30,7 +30,7 @@ def summary() -> dict:
             "r2": 0.61,
             "within_10": 30.8,
             "within_20": 56.0,
-            "mape_per_zip": {"92880": {"n": 20, "mape": 12.34}},
+            "mape_per_group": {"92880": {"n": 20, "mape": 12.34}},
         },  # fmt: skip
         "baselines": {
             "tutorial MLP (attributes)": {
@@ -42,7 +42,7 @@ def summary() -> dict:
                 "cached": [True],
             },
             "ridge on log price": {"test_mape": 19.5, "beaten": False, "reference_mape": 19.65},
-            "per-zip median price": {"test_mape": 20.001, "beaten": True, "reference_mape": None},
+            "per-group median price": {"test_mape": 20.001, "beaten": True, "reference_mape": None},
         },  # fmt: skip
         "baseline_epochs": 200,
         "verdict": {
@@ -74,8 +74,10 @@ def summary() -> dict:
             "fingerprint": "ab" * 32,
             "houses_total": 535,
             "houses": 362,
-            "min_zip_count": 25,
-            "zip_codes": 7,
+            "min_group_count": ["zipcode", 25],
+            "group_column": "zipcode",
+            "groups": 7,
+            "target": "price",
         },  # fmt: skip
         "split": {"search": 271, "test": 91, "folds": 2, "validation_sizes": [136, 135]},
         "top_trials": [trial],
@@ -111,7 +113,7 @@ def test_baseline_lines_say_plainly_who_won():
     assert ("On the test split the export beat the tutorial MLP (attributes): 20.00% vs 22.71% "
             "(-2.71 points).") in markdown  # fmt: skip
     assert "the export did NOT beat the ridge on log price" in markdown
-    assert "the export tied with the per-zip median price" in markdown
+    assert "the export tied with the per-group median price" in markdown
 
 
 def test_no_baselines_report_does_not_claim_tutorial_networks_were_trained():

@@ -11,7 +11,7 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from houses_tune.data import ROOMS, ModelData, load_houses
+from houses_tune.data import ROOMS, ModelData, load_houses, photo_input
 from houses_tune.data import features as features_module
 from houses_tune.data.features import cached_features, features_path
 from houses_tune.errors import SearchError
@@ -136,7 +136,7 @@ def test_features_are_computed_once_per_dataset_and_weights(
     filtered = load_houses(backbone_folder, min_zip_count=3)
     assert len(filtered) == 10
     data = ModelData(filtered, np.arange(10), "random")
-    np.testing.assert_array_equal(data.features("mobilenet_v2"), features[filtered.rows_in_folder])
+    np.testing.assert_array_equal(data.features("mobilenet_v2"), features[filtered.source_rows])
     assert len(calls) == 3
 
 
@@ -151,7 +151,7 @@ def test_a_frozen_backbone_network_trains_on_the_cached_features(backbone_folder
         hypermodel, hypermodel.hyperparameters(values), 1, np.arange(8), np.arange(8, 12), 1
     )
     assert "mobilenet_v2_features" in input_names(model)
-    assert not set(input_names(model)) & set(ROOMS)  # no photo goes through the backbone
+    assert not set(input_names(model)) & {photo_input(r) for r in ROOMS}  # no photo input
     assert model.get_layer("backbone_embed").output.shape[1:] == (len(ROOMS), 32)
     assert np.isfinite(result.score)
 
@@ -175,8 +175,8 @@ def test_a_fine_tuned_backbone_trains_its_top_layers_at_their_own_rate(backbone_
         "backbone/fine_tune_learning_rate": 1e-5, "learning_rate": 1e-2,
     })  # fmt: skip
     model = hypermodel.build(hp)
-    assert set(input_names(model)) == set(ROOMS)  # the photos themselves, at 224x224
-    assert model.get_layer("bathroom").output.shape[1:] == (224, 224, 3)
+    assert set(input_names(model)) == {photo_input(r) for r in ROOMS}  # photos at 224x224
+    assert model.get_layer("photo_bathroom").output.shape[1:] == (224, 224, 3)
     network = network_of(model.get_layer("mobilenet_v2_backbone"))
     trained = [layer for layer in network.layers if layer.trainable and layer.weights]
     assert trained and all(layer in network.layers[-10:] for layer in trained)

@@ -24,7 +24,7 @@ from houses_tune.search_spaces import (
 from houses_tune.training import train_fold
 
 TRAIN, VAL = np.arange(8), np.arange(8, 16)  # batch 8 -> one training step
-TUTORIAL_ATTRIBUTES = {"zip", "rooms", "area"}
+TUTORIAL_ATTRIBUTES = {"categories", "numbers", "skewed"}
 
 
 # Every value the catalogue allows, including those the presets narrow away (tile 64).
@@ -53,13 +53,13 @@ def test_every_preset_builds_and_trains_one_step(model_data, name):
     if name in ("tutorial-mlp", "tutorial-mixed"):
         expected = set(TUTORIAL_ATTRIBUTES)
     elif name in ("linear", "mlp", "mixed"):
-        expected = {"zip", "rooms", "log_area"}  # the default: log of the area
+        expected = {"categories", "numbers", "log_skewed"}  # the default: log of the area
     if name == "tutorial-mixed":
         expected.add("montage")
     elif name in ("tutorial-cnn", "montage"):
         expected = {"montage"}
     elif name == "branched":
-        expected = {"bathroom", "bedroom", "frontal", "kitchen"}
+        expected = {"photo_bathroom", "photo_bedroom", "photo_frontal", "photo_kitchen"}
     assert set(input_names(model)) == expected
 
 
@@ -120,7 +120,7 @@ def test_every_conditional_branch_builds(model_data, values):
     if values.get("branched/weights") == "shared":
         assert model.get_layer("photo_tower") is not None
     if embedded:
-        assert model.get_layer("zip_embedding").kernel.shape == (model_data.n_zips, 2)
+        assert model.get_layer("zip_embedding").kernel.shape == (model_data.widths["categories"], 2)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -205,11 +205,11 @@ MLP_LAYERS = {"attributes_dense_1": ((8,), 88), "attributes_dense_2": ((4,), 36)
     ],
 )
 def test_tutorial_presets_have_the_tutorial_architectures(model_data, name, layers, total):
-    assert model_data.n_zips == 7
+    assert model_data.widths["categories"] == 7
     model = hypermodel(model_data, name).build(keras_tuner.HyperParameters())
     table = layer_table(model)
     assert {k: table[k] for k in layers} == layers
-    inputs = {"zip", "rooms", "area", "attributes", "montage", "montage_tower"}
+    inputs = {"categories", "numbers", "skewed", "attributes", "montage", "montage_tower"}
     assert set(table) - inputs == set(layers)
     if "attributes" in table:  # the tutorials' vector: one-hot zips, bedrooms, bathrooms, area
         assert table["attributes"] == ((10,), 0)
@@ -225,11 +225,11 @@ def test_the_linear_preset_is_one_linear_unit_on_the_attributes(model_data):
     model, _ = fit(hypermodel(model_data, "linear"), {}, epochs=3)
     table = layer_table(model)
     # 7 one-hot zips + bedrooms, bathrooms + log area -> one unit: 10 weights and a bias.
-    assert set(table) == {"zip", "rooms", "log_area", "attributes", "price"}
+    assert set(table) == {"categories", "numbers", "log_skewed", "attributes", "price"}
     assert table["attributes"] == ((10,), 0) and table["price"] == ((1,), 11)
     assert model.count_params() == 11
     # Linear in its inputs: the prediction at a mix of two houses is the mix of theirs.
-    x = model_data.inputs(np.arange(2), ["zip", "rooms", "log_area"])
+    x = model_data.inputs(np.arange(2), ["categories", "numbers", "log_skewed"])
     mid = {name: value.mean(axis=0, keepdims=True) for name, value in x.items()}
     two, one = model.predict(x, verbose=0), model.predict(mid, verbose=0)
     assert one[0, 0] == pytest.approx(two.mean(), rel=1e-6) and two[0, 0] != two[1, 0]
