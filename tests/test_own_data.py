@@ -23,7 +23,8 @@ import pytest
 
 from houses_tune.cli import main
 from houses_tune.data import DatasetOptions, ModelData, load_dataset
-from houses_tune.errors import DatasetError
+from houses_tune.errors import DatasetError, PredictError
+from houses_tune.results.predict import read_house_table
 from houses_tune.search_spaces import HousesHyperModel, load_space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +134,12 @@ def test_data_validate_lists_every_problem_of_a_csv(tmp_path, capsys, zero_heigh
         f"{csv} line 7, column view_1: {tmp_path / 'img' / '5_view_1.jpg'}: cannot be decoded "
         "as an image",
     ]
+
+
+def test_predicting_from_a_houses_folder_needs_the_models_columns():
+    columns = {"age": "number", "area": "number", "neighbourhood": "string"}
+    with pytest.raises(PredictError, match="takes column.s. age, neighbourhood, which a Houses"):
+        read_house_table(ROOT / "houses_tune" / "data" / "embedded", columns)
 
 
 SCRIPT = """

@@ -99,6 +99,12 @@ def read_house_table(
         raise PredictError(f"{path}: no such file")
     columns = columns or _HOUSES_COLUMNS
     if path.name == HOUSES_INFO:
+        other = [c for c in columns if c not in _HOUSES_COLUMNS]
+        if other:
+            raise PredictError(
+                f"{path}: the model takes column(s) {', '.join(other)}, which a Houses "
+                "dataset folder does not have; pass a CSV with them"
+            )
         return _read_dataset_info(path)
     # The csv module, not pandas: pandas silently takes a row with one value too many
     # as an index (shifting every value) and cannot say on which line a row is.

@@ -178,3 +178,19 @@ def test_unknown_preset_and_missing_file(tmp_path):
 def test_yaml_null_range_end_keeps_the_full_range(tmp_path):
     space = load_space(write(tmp_path, "hyperparameters:\n  learning_rate: {min: null}\n"))
     assert (space["learning_rate"].min, space["learning_rate"].max) == (1e-4, 1e-1)
+
+
+def test_a_space_drops_the_modalities_a_dataset_cannot_feed():
+    mixed = load_space("mixed")
+    assert mixed.for_data(attributes=True, images=True) is mixed
+    no_images = mixed.for_data(attributes=True, images=False)
+    assert [m for m in ("attributes", "photos", "mixed") if no_images.can_take("modality", m)] == [
+        "attributes"
+    ]
+    assert not no_images.has_photos
+    only_images = mixed.for_data(attributes=False, images=True)
+    assert {
+        m for m in ("attributes", "photos", "mixed") if only_images.can_take("modality", m)
+    } == {"photos"}
+    with pytest.raises(SpaceError, match="no image columns"):
+        load_space("tutorial-mixed").for_data(attributes=True, images=False)
