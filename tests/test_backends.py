@@ -142,7 +142,7 @@ def test_tensorflow_trains_and_exports_a_model_the_default_backend_serves(tiny_d
 
     # This process runs JAX: the file, and its predictions, are the same.
     model = load_exported_model(run.path / "best" / "model.keras")
-    houses = run.load_houses()
+    houses = run.load_dataset()
     frame = houses.frame.iloc[run.splits.test]
     prices = model.predict(raw_inputs(model, frame), verbose=0).reshape(-1)
     expected = pd.read_csv(run.path / "best" / "predictions.csv")["predicted"]

@@ -23,12 +23,10 @@ def info(dataset, min_zip_count, test_size, folds, val_size, val_seed, **columns
     """What the dataset holds: its columns and what each is for (inferred for a CSV), rows
     before and after the group filter, the groups, the target and the search's splits."""
     from houses_tune.data import load_dataset, make_splits
-    from houses_tune.tuner.job import SearchSettings, dataset_options
+    from houses_tune.data.sources import resolve_options
 
-    options = pop_dataset_options(columns)
-    settings = SearchSettings(None, dataset=dataset, min_zip_count=min_zip_count,
-                              dataset_options=options)  # fmt: skip
-    table = load_dataset(dataset, dataset_options(settings))
+    options = resolve_options(dataset, pop_dataset_options(columns), min_zip_count)
+    table = load_dataset(dataset, options)
     splits = make_splits(len(table), test_size, folds, val_size, val_seed)
     frame, schema = table.frame, table.schema
     label = " (embedded)" if dataset is None else ""

@@ -9,6 +9,7 @@ identifiers (letters, digits and ``_``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -27,6 +28,16 @@ def is_table_file(dataset: Path | None) -> bool:
     return dataset is not None and Path(dataset).suffix.lower() in TABLE_SUFFIXES
 
 
+def resolve_options(
+    dataset: str | Path | None, options: DatasetOptions, min_zip_count: int = HOUSES_MIN_GROUP[1]
+) -> DatasetOptions:
+    """``options`` with a Houses folder's zip filter made explicit (``--min-zip-count``,
+    unless ``--min-group-count`` names another), so a run reloads exactly its rows."""
+    if options.min_group_count is None and not is_table_file(dataset):
+        return dataclasses.replace(options, min_group_count=("zipcode", min_zip_count))
+    return options
+
+
 def load_dataset(dataset: str | Path | None, options: DatasetOptions | None = None) -> Table:
     """Read, validate and filter a dataset of any source.
 
@@ -40,7 +51,7 @@ def load_dataset(dataset: str | Path | None, options: DatasetOptions | None = No
     """
     from houses_tune.data.reader import load_houses
 
-    options = options or DatasetOptions()
+    options = resolve_options(dataset, options or DatasetOptions())
     if not is_table_file(dataset):
         given = [f"--{name}" for name in _CSV_ONLY if getattr(options, name) is not None]
         if given:
@@ -49,7 +60,7 @@ def load_dataset(dataset: str | Path | None, options: DatasetOptions | None = No
                 f"{where}: {', '.join(given)}: for CSV datasets only (a Houses folder's "
                 "columns are fixed)"
             )
-        column, count = options.min_group_count or HOUSES_MIN_GROUP
+        column, count = options.min_group_count
         if column == HOUSES_MIN_GROUP[0]:
             return load_houses(dataset, count)
         return load_houses(dataset, 0).filtered(column, count)
@@ -59,7 +70,7 @@ def load_dataset(dataset: str | Path | None, options: DatasetOptions | None = No
     table = read_csv_table(path, options)
     _check_names(table)
     group = options.min_group_count
-    if group is None and path.suffix.lower() != ".csv":
+    if group is None and path.suffix.lower() != ".csv":  # a YAML file's own filter
         group = dataset_file_options(path)[1].min_group_count
     return table.filtered(*group) if group is not None else table
 

@@ -111,7 +111,7 @@ def export_run(
             "the SavedModel needs TensorFlow, which is not installed: install it, or pass "
             "--no-saved-model to write model.keras only"
         )
-    houses, splits, space = run_dir.load_houses(), run_dir.splits, run_dir.space()
+    houses, splits, space = run_dir.load_dataset(), run_dir.splits, run_dir.space()
     if options.cv and not 2 <= options.cv <= len(houses):  # before hours of training
         raise ExportError(
             f"--cv must be between 2 and {len(houses)} (the houses), got {options.cv}"

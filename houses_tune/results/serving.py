@@ -31,10 +31,11 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from houses_tune.data.model_data import MONTAGE, photo_input
 from houses_tune.data.photos import montage_cells, montage_grid
 from houses_tune.data.preprocess import log_name
 from houses_tune.search_spaces.backbones import FEATURE_INPUTS, build_backbone
-from houses_tune.search_spaces.layers import MONTAGE_INPUT, PHOTO_PREFIX, photo_sequence, photo_size
+from houses_tune.search_spaces.layers import photo_sequence, photo_size
 
 #: Name prefix of each categorical column's lookup layer (``lookup_zipcode``).
 LOOKUP_PREFIX = "lookup_"
@@ -199,7 +200,7 @@ def _join(parts: list, name: str):
 def _features(inputs: dict, wanted: set[str], preprocessor) -> dict:
     """The network inputs computed from the raw ones, inside the model."""
     schema = preprocessor.schema
-    features = {f"{PHOTO_PREFIX}{c}": inputs[c] for c in schema.images if c in inputs}
+    features = {photo_input(c): inputs[c] for c in schema.images if c in inputs}
 
     def scaled(name, layer_name, x):
         scale, offset = preprocessor.scale_and_offset(name)
@@ -236,8 +237,8 @@ def _features(inputs: dict, wanted: set[str], preprocessor) -> dict:
             scaled(log_name(c), f"log_{c}", Log(name=f"ln_{c}")(inputs[c])) for c in schema.logged
         ]
         features["log_skewed"] = _join(parts, "log_skewed")
-    if MONTAGE_INPUT in wanted:
-        features[MONTAGE_INPUT] = _montage([inputs[c] for c in schema.images])
+    if MONTAGE in wanted:
+        features[MONTAGE] = _montage([inputs[c] for c in schema.images])
     return features
 
 
@@ -253,7 +254,7 @@ def _montage(images: list):
                  for c, cell in enumerate(line, 1)]  # fmt: skip
         lines.append(cells[0] if columns == 1 else
                      layers.Concatenate(axis=2, name=f"montage_row_{r}")(cells))  # fmt: skip
-    return lines[0] if rows == 1 else layers.Concatenate(axis=1, name=MONTAGE_INPUT)(lines)
+    return lines[0] if rows == 1 else layers.Concatenate(axis=1, name=MONTAGE)(lines)
 
 
 def _uncompiled_copy(model: keras.Model, name: str) -> keras.Model:

@@ -133,7 +133,7 @@ class RunDir:
 
         return Splits.load(self.path / SPLITS_JSON)
 
-    def load_houses(self):
+    def load_dataset(self):
         """Load the run's dataset again, checking it is the same data the search saw.
 
         Raises:

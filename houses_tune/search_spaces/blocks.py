@@ -18,9 +18,11 @@ import keras
 import numpy as np
 from keras import layers
 
+from houses_tune.data.model_data import MONTAGE as MONTAGE_INPUT
+from houses_tune.data.model_data import photo_input
 from houses_tune.data.photos import montage_grid
 from houses_tune.search_spaces.backbones import BACKBONES, build_backbone, network_of
-from houses_tune.search_spaces.layers import MONTAGE_INPUT, PHOTO_PREFIX, photo_sequence
+from houses_tune.search_spaces.layers import photo_sequence
 from houses_tune.search_spaces.metrics import LogPriceMSE, PriceMAPE, PriceMAPELoss
 from houses_tune.search_spaces.space import (
     ATTRIBUTES,
@@ -354,9 +356,16 @@ def image_inputs(inputs: dict, images: Sequence[str], size: int) -> dict:
     """
     photos = {}
     for column in images:
-        name = f"{PHOTO_PREFIX}{column}"
+        name = photo_input(column)
         inputs[name] = photos[column] = keras.Input((size, size, 3), dtype="uint8", name=name)
     return photos
+
+
+def _block_args(space: Space, block: str) -> dict:
+    """A block's arguments: the space's ``<block>/*`` parameters by their last part (every
+    catalogue parameter of a block is an argument of its function)."""
+    prefix = f"{block}/"
+    return {n.removeprefix(prefix): v for n, v in space.params.items() if n.startswith(prefix)}
 
 
 @contextlib.contextmanager
@@ -479,8 +488,7 @@ def build_model(
     with _when(hp, space, (ATTRIBUTES,)) as active:
         if active:
             attributes = {name: keras.Input((w,), name=name) for name, w in widths.items()}
-            args = {k: p[f"attributes/{k}"] for k in ("widths", "area", "zip", "zip_units")}
-            tower, used = attribute_tower(hp, attributes, **args)
+            tower, used = attribute_tower(hp, attributes, **_block_args(space, "attributes"))
             features.append(tower)
             inputs.update({name: attributes[name] for name in used})
     with _when(hp, space, (PHOTOS,)) as active:
@@ -494,40 +502,16 @@ def build_model(
                     inputs[MONTAGE_INPUT] = keras.Input(
                         (rows * tile, columns * tile, 3), dtype="uint8", name=MONTAGE_INPUT
                     )
-                    names = (
-                        "filters",
-                        "kernel_size",
-                        "batch_norm",
-                        "units",
-                        "dropout",
-                        "output_units",
-                    )
-                    args = {k: p[f"montage/{k}"] for k in names}
+                    args = _block_args(space, "montage")
                     features.append(montage_photos(hp, inputs[MONTAGE_INPUT], **args))
             with _when(hp, space, (BRANCHED,)) as branched:
                 if branched:
                     photos = image_inputs(inputs, images, tile)
-                    names = (
-                        "filters",
-                        "kernel_size",
-                        "batch_norm",
-                        "weights",
-                        "units",
-                        "aggregate",
-                    )
-                    args = {k: p[f"branched/{k}"] for k in names}
+                    args = _block_args(space, "branched")
                     features.append(branched_photos(hp, photos, **args))
             with _when(hp, space, (BACKBONE,)) as backbone:
                 if backbone:
-                    names = (
-                        "network",
-                        "dropout",
-                        "units",
-                        "aggregate",
-                        "fine_tune",
-                        "fine_tune_learning_rate",
-                    )
-                    args = {k: p[f"backbone/{k}"] for k in names}
+                    args = _block_args(space, "backbone")
                     vector, slow = backbone_photos(hp, inputs, images, weights, **args)
                     features.append(vector)
     if not features:
@@ -538,7 +522,7 @@ def build_model(
     # A zero output bias is fine for price/max price (about 0.1) but would be
     # thousands of steps away from ln(price) (about 13), and msle needs y_pred > 0.
     bias = float(np.mean(targets)) if target == "log" or loss == "msle" else 0.0
-    output = fusion_head(hp, features, p["head/units"], p["head/dropout"], bias=bias)
+    output = fusion_head(hp, features, **_block_args(space, "head"), bias=bias)
 
     model = keras.Model(inputs, output, name=f"houses_{modality}")
     model.compile(

@@ -8,11 +8,6 @@ from collections.abc import Sequence
 import keras
 from keras import layers, ops
 
-# Network input names, as houses_tune.data.model_data's (kept here so models build
-# without the data layer).
-MONTAGE_INPUT = "montage"
-PHOTO_PREFIX = "photo_"
-
 # ImageNet channel means in BGR order, as keras.applications' "caffe" preprocessing.
 _CAFFE_MEANS = (103.939, 116.779, 123.68)
 
@@ -60,12 +55,13 @@ def photo_size(model: keras.Model, images: int) -> int | None:
         model: A network (inputs ``montage`` or ``photo_<column>``).
         images: Images per row (the montage's grid follows from it).
     """
+    from houses_tune.data.model_data import MONTAGE, PHOTO_PREFIX
     from houses_tune.data.photos import montage_grid
 
     for tensor in model.inputs:
         name = tensor.name.split(":")[0]
         if name.startswith(PHOTO_PREFIX):
             return int(tensor.shape[1])
-        if name == MONTAGE_INPUT:
+        if name == MONTAGE:
             return int(tensor.shape[1]) // montage_grid(images)[0]
     return None

@@ -304,14 +304,10 @@ def _resolve_resume(settings: SearchSettings, run: RunDir) -> SearchSettings:
 
 
 def dataset_options(settings: SearchSettings) -> DatasetOptions:
-    """The dataset options a search reads its data with: a Houses folder's zip filter is
-    ``--min-zip-count`` unless ``--min-group-count`` names another."""
-    from houses_tune.data.sources import is_table_file
+    """The dataset options a search reads its data with (``sources.resolve_options``)."""
+    from houses_tune.data.sources import resolve_options
 
-    options = settings.dataset_options
-    if options.min_group_count is None and not is_table_file(settings.dataset):
-        options = replace(options, min_group_count=("zipcode", settings.min_zip_count))
-    return options
+    return resolve_options(settings.dataset, settings.dataset_options, settings.min_zip_count)
 
 
 def string_categories(settings: SearchSettings) -> list[str]:

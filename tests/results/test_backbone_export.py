@@ -60,7 +60,7 @@ SCRIPT = textwrap.dedent(
     from houses_tune.search_spaces import HousesHyperModel
 
     run = RunDir(sys.argv[2])
-    data = ModelData(run.load_houses(), run.splits.search, run.search["weights"])
+    data = ModelData(run.load_dataset(), run.splits.search, run.search["weights"])
     hypermodel = HousesHyperModel(run.space(), data, seed=run.search["seed"])
     members = load_members(run, choose_trials(run.trials()), hypermodel, run.splits)
     bag = member_prices(hypermodel, members, run.splits.test)

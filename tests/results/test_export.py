@@ -89,7 +89,7 @@ def test_the_model_is_the_bag_of_the_best_trials_fold_models(exported, run):
         "trials": [metrics["top_trials"][0]],
     }  # fmt: skip
     assert metrics["exported"]["trials"][0]["id"] == trial.trial_id
-    houses, splits = rd.load_houses(), rd.splits
+    houses, splits = rd.load_dataset(), rd.splits
     hypermodel = HousesHyperModel(rd.space(), ModelData(houses, splits.search))
     hp = hyperparameters(trial)
     each = []
@@ -109,7 +109,7 @@ def test_model_reloads_safely_and_matches_saved_model(exported, run):
     model = keras.saving.load_model(best / "model.keras", safe_mode=True)
     assert len(serving.members(model)) == 3
     rd = RunDir(run)
-    houses, test = rd.load_houses(), rd.splits.test
+    houses, test = rd.load_dataset(), rd.splits.test
     inputs = serving.raw_inputs(model, houses.frame.iloc[test], houses.photos(32)[test], ROOMS)
     prices = model.predict(inputs, verbose=0).reshape(-1)
     predictions = pd.read_csv(best / "predictions.csv")
@@ -189,7 +189,7 @@ def _fake_tutorials(monkeypatch, run, tmp_path):
     ``baseline_workers=1``, where the stand-in is seen.)"""
     from houses_tune.results import baselines
 
-    frame = RunDir(run).load_houses().frame
+    frame = RunDir(run).load_dataset().frame
     calls = []
 
     def fake(houses, job, epochs, listener=None):
@@ -440,7 +440,7 @@ def test_tutorial_baselines_are_scored_by_their_median_over_seeds(run, tmp_path,
     from houses_tune.results import baselines
 
     rd = RunDir(run)
-    actual = rd.load_houses().frame["price"].to_numpy()[rd.splits.test]
+    actual = rd.load_dataset().frame["price"].to_numpy()[rd.splits.test]
     # Relative error of each (preset, seed) run: MAPE = 100 * |error| exactly.
     errors = {
         "tutorial-mlp": [0.0, 1000.0, 2000.0],  # seed 5 alone: unbeatable; median: 100000%

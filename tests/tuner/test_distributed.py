@@ -252,7 +252,7 @@ def test_chief_and_two_workers_finish_and_record_every_trial_once(
     from houses_tune.search_spaces import HousesHyperModel
 
     rd = RunDir(run)
-    hypermodel = HousesHyperModel(rd.space(), ModelData(rd.load_houses(), rd.splits.search))
+    hypermodel = HousesHyperModel(rd.space(), ModelData(rd.load_dataset(), rd.splits.search))
     members = load_members(rd, rd.trials()[:1], hypermodel, rd.splits)
     assert [m.fold for m in members] == [1, 2]
 

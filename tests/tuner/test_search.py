@@ -54,7 +54,7 @@ def test_search_end_to_end(search, search_settings, tiny_dataset, capsys):
     assert info["search"]["space"].endswith("tiny.yaml") and (run.path / "space.yaml").is_file()
     assert run.space().name == "tiny"  # named after the user's file, not the run's copy
     assert info["search"]["folds"] == 3 and info["plan"]["folds"] == 3
-    assert info["dataset"]["fingerprint"] == run.load_houses().fingerprint
+    assert info["dataset"]["fingerprint"] == run.load_dataset().fingerprint
     assert info["dataset"]["folder"] == str(tiny_dataset.resolve())
     assert {"python", "keras", "keras-tuner", "numpy", "houses-tune"} <= set(info["versions"])
     assert info["backend"] == "jax"

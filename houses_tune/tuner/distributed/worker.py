@@ -123,7 +123,7 @@ def run_worker(
         deadline = time.monotonic() + float(info["deadline_unix"]) - time.time()
     splits = run.splits
     keras.utils.set_random_seed(search["seed"])
-    data = ModelData(run.load_houses(), splits.search, search.get("weights"))
+    data = ModelData(run.load_dataset(), splits.search, search.get("weights"))
     hypermodel = HousesHyperModel(run.space(), data, seed=search["seed"])
 
     devices = device_plan.to_dict() if device_plan is not None else None
