@@ -101,17 +101,17 @@ def main() -> None:
         what = f"{m['exported']['members']} models of {m['exported']['trials'][0]['id']}"
         won = f"{m['cv']['folds_won_vs_ridge']}/{m['cv']['k']}"
         print(f"{seed:>4} {searched / 60:7.1f}m {exported / 60:7.1f}m {m['trials']['total']:>7} "
-              f"{what:>22} {m['test']['mape']:9.2f}% {cv['mape_mean']:8.2f} ± "
-              f"{cv['mape_std']:4.2f} {won:>9}")  # fmt: skip
+              f"{what:>22} {m['test']['mape']:9.2f}% {cv['score_mean']:8.2f} ± "
+              f"{cv['score_std']:4.2f} {won:>9}")  # fmt: skip
     print("\nbaselines, same rows and folds (test MAPE; CV mean ± std):")
     for label, baseline in first["baselines"].items():
         cv = first["cv"]["models"].get(label)
-        cv_text = f"{cv['mape_mean']:.2f} ± {cv['mape_std']:.2f}" if cv else "-"
-        print(f"  {label:<32} {baseline['test_mape']:8.2f}%   {cv_text}")
+        cv_text = f"{cv['score_mean']:.2f} ± {cv['score_std']:.2f}" if cv else "-"
+        print(f"  {label:<32} {baseline['test_score']:8.2f}%   {cv_text}")
     print(f"\nverdict (seed {rows[0][0]}): {first['verdict']['sentence']}")
 
     tests = [m["test"]["mape"] for *_, m in rows]
-    cvs = [m["cv"]["models"]["exported model"]["mape_mean"] for *_, m in rows]
+    cvs = [m["cv"]["models"]["exported model"]["score_mean"] for *_, m in rows]
     won = [m["cv"]["folds_won_vs_ridge"] for *_, m in rows]
     minutes = [(searched + exported) / 60 for _, searched, exported, _ in rows]
     spread = max(tests) - min(tests)

@@ -79,11 +79,11 @@ def main() -> None:
 
     splits = make_splits(len(houses))
     outer = list(KFold(5, shuffle=True, random_state=0).split(np.arange(len(houses))))
-    ridge_cv = [mape(prices[b], ridge_prices(frame, a, b)) for a, b in outer]
+    ridge_cv = [mape(prices[b], ridge_prices(houses, a, b)) for a, b in outer]
     backend = f"Keras {keras.__version__} on {keras.config.backend()}"
     print(f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
           f"{backend}; {len(houses)} houses")  # fmt: skip
-    ridge_test = mape(prices[splits.test], ridge_prices(frame, splits.search, splits.test))
+    ridge_test = mape(prices[splits.test], ridge_prices(houses, splits.search, splits.test))
     print(f"ridge on log price: test {ridge_test:.2f}%, "
           f"5-fold CV {np.mean(ridge_cv):.2f} ± {np.std(ridge_cv):.2f}")  # fmt: skip
     print("widths loss lr batch epochs patience | test MAPE | 5-fold CV | folds won vs ridge")

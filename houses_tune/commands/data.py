@@ -32,7 +32,7 @@ def info(dataset, min_zip_count, test_size, folds, val_size, val_seed, **columns
     label = " (embedded)" if dataset is None else ""
     click.echo(f"dataset      {table.source}{label}")
     click.echo(f"fingerprint  {table.fingerprint[:16]}")
-    click.echo(f"target       {schema.target}")
+    click.echo(f"target       {schema.target} (objective {table.objective.label})")
     for what, names in (
         ("numeric", schema.numeric),
         ("categorical", schema.categorical),

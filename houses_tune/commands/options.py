@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from houses_tune.backend import BACKENDS
+from houses_tune.objective import OBJECTIVES
 from houses_tune.tuner.devices import DEVICE_CHOICES
 
 #: Values a seed option takes.
@@ -70,8 +71,10 @@ class MinGroup(click.ParamType):
             self.fail(error.format_message(), param, ctx)
 
 
-#: The CSV dataset options, in ``DatasetOptions``' field names.
-TABLE_OPTIONS = ("target", "categorical", "images", "ignore", "log", "min_group_count")
+#: The dataset options, in ``DatasetOptions``' field names.
+TABLE_OPTIONS = (
+    "target", "categorical", "images", "ignore", "log", "min_group_count", "objective"
+)  # fmt: skip
 _TABLE_OPTIONS = (
     click.option("--target", help="CSV: the column to predict.  [default: price]"),
     click.option("--categorical", type=Columns(), help="CSV: columns to treat as categories "
@@ -83,11 +86,14 @@ _TABLE_OPTIONS = (
                  "logs (attributes/area: log) [default: positive columns spanning 10x]."),
     click.option("--min-group-count", type=MinGroup(), help="Drop rows whose COLUMN value "
                  "has fewer than N rows.  [Houses default: zipcode=25 (--min-zip-count)]"),
+    click.option("--objective", type=click.Choice(OBJECTIVES), help="How predictions are "
+                 "scored: MAPE (positive targets) or MAE (any sign, in the target's units).  "
+                 "[default: mape]"),
 )  # fmt: skip
 
 
 def table_options(command):
-    """The CSV dataset options alone (``TABLE_OPTIONS``)."""
+    """The dataset options alone (``TABLE_OPTIONS``)."""
     for option in reversed(_TABLE_OPTIONS):
         command = option(command)
     return command

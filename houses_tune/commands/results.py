@@ -78,7 +78,7 @@ def export(run, backend, no_baselines, **options) -> None:
     use_backend(backend, photos=record.space().has_photos or bool(text))
     import_keras()
     from houses_tune.results.export import ExportOptions, export_run
-    from houses_tune.results.report import baseline_mape
+    from houses_tune.results.report import baseline_score
 
     result = export_run(
         run, ExportOptions(baselines=not no_baselines, **{**options, "cv": options["cv"] or 0})
@@ -88,16 +88,18 @@ def export(run, backend, no_baselines, **options) -> None:
     ids = ", ".join(t["id"] for t in exported["trials"])
     kind = "a refit" if exported["kind"] == "refit" else f"a bag of {exported['members']} models"
     click.echo(f"exported trial {ids} ({kind}) to {result.out}")
-    items = summary["dataset"].get("items", "houses")
-    click.echo(f"test MAPE {summary['test']['mape']:.2f}% on {summary['test']['n']} {items}")
+    items, objective = summary["dataset"].get("items", "houses"), record.objective
+    score = objective.format(summary["test"]["score"])
+    click.echo(f"test {objective.label} {score} on {summary['test']['n']} {items}")
     for label, baseline in summary["baselines"].items():
         verdict = "beaten" if baseline["beaten"] else "NOT beaten"
-        click.echo(f"  {label}: {baseline_mape(baseline)} ({verdict})")
+        click.echo(f"  {label}: {baseline_score(baseline, objective)} ({verdict})")
     if summary["cv"]:
         cv = summary["cv"]
-        click.echo(f"{cv['k']}-fold CV MAPE (same folds for all):")
+        click.echo(f"{cv['k']}-fold CV {objective.label} (same folds for all):")
         for label, model in cv["models"].items():
-            click.echo(f"  {label}: {model['mape_mean']:.2f}% ± {model['mape_std']:.2f}")
+            mean, std = objective.format(model["score_mean"]), objective.number(model["score_std"])
+            click.echo(f"  {label}: {mean} ± {std}")
     click.echo(summary["verdict"]["sentence"])
     click.echo(f"report: {result.out / 'report.html'}")
 

@@ -132,7 +132,7 @@ def _stderr_console():
 )  # fmt: skip
 @click.option(
     "--patience", type=click.IntRange(min=1), default=10, show_default=True,
-    help="Stop a fold model after this many epochs without a better validation MAPE.",
+    help="Stop a fold model after this many epochs without a better validation score.",
 )  # fmt: skip
 @click.option("--run", "run_name", help="Run name: results go to RESULTS_DIR/RUN.  [default: time]")
 @click.option(
@@ -200,8 +200,12 @@ def search(ctx, run_name, verbose, **options) -> None:
     # A resume's stored settings (backend, precision) decide the devices.
     devices = _select_devices(job.settings)
     outcome = run_search(job, devices, _stderr_console())
+    from houses_tune.run import RunDir
+
+    objective = RunDir(outcome.run_dir).objective
     best = (
-        f"best val MAPE {outcome.best_score:.2f}% (trial {outcome.best_trial})"
+        f"best val {objective.label} {objective.format(outcome.best_score)} "
+        f"(trial {outcome.best_trial})"
         if outcome.best_score is not None
         else "no completed trial"
     )
@@ -222,7 +226,7 @@ def search(ctx, run_name, verbose, **options) -> None:
 @click.option("--top", type=click.IntRange(min=1), help="Show only the N best trials.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def trials(run, top, as_json) -> None:
-    """List the trials of RUN, best first: id, status, epochs, val MAPE, hyperparameters."""
+    """List the trials of RUN, best first: id, status, epochs, val score, hyperparameters."""
     from rich.console import Console
 
     from houses_tune.results.trials import trials_json, trials_table
@@ -235,7 +239,7 @@ def trials(run, top, as_json) -> None:
         return
     console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
     title = f"{run_dir.name}: {run_dir.status}, {len(run_dir.trials())} trials"
-    console.print(trials_table(records, title=title))
+    console.print(trials_table(records, title=title, objective=run_dir.objective))
 
 
 @click.command()

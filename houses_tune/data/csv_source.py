@@ -48,12 +48,22 @@ from houses_tune.data.table import (
     summarize_problems,
 )
 from houses_tune.errors import DatasetError
+from houses_tune.objective import OBJECTIVES, Objective, get_objective
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 YAML_SUFFIXES = (".yaml", ".yml")
 #: The keys of a YAML dataset file; all but ``csv`` are ``DatasetOptions`` fields.
-YAML_KEYS = ("csv", "target", "categorical", "images", "ignore", "log", "min_group_count")
+YAML_KEYS = (
+    "csv",
+    "target",
+    "categorical",
+    "images",
+    "ignore",
+    "log",
+    "min_group_count",
+    "objective",
+)
 _COLUMN_LISTS = ("categorical", "images", "ignore", "log")  # each is also a --flag
 DEFAULT_TARGET = "price"
 #: Numeric columns are inferred as logged when positive, with more than this many distinct
@@ -110,7 +120,7 @@ def dataset_file_options(path: Path) -> tuple[Path, DatasetOptions]:
         raise DatasetError(f"{path}: no 'csv' key (the CSV file, relative to this file's folder)")
     values: dict = {}
     for key, value in data.items():
-        if key in ("csv", "target", "min_group_count"):
+        if key in ("csv", "target", "min_group_count", "objective"):
             if not isinstance(value, str):
                 raise DatasetError(f"{path}: key {key!r} must be text, found {value!r}")
             values[key] = value.strip()
@@ -129,6 +139,11 @@ def dataset_file_options(path: Path) -> tuple[Path, DatasetOptions]:
             values["min_group_count"] = parse_min_group(values["min_group_count"])
         except DatasetError as error:
             raise DatasetError(f"{path}: key 'min_group_count': {error.message}") from None
+    if values.get("objective", OBJECTIVES[0]) not in OBJECTIVES:
+        raise DatasetError(
+            f"{path}: key 'objective' must be one of {', '.join(OBJECTIVES)}, "
+            f"found {values['objective']!r}"
+        )
     return csv_path, DatasetOptions(**values)
 
 
@@ -326,6 +341,7 @@ def _scan_rows(
     decode: bool,
 ) -> _Scan:
     target = options.target or DEFAULT_TARGET
+    objective = get_objective(options.objective)
     ignored = set(options.ignore or ())
     named = {name for key in _COLUMN_LISTS for name in getattr(options, key) or ()}
     width = len(header)
@@ -413,7 +429,7 @@ def _scan_rows(
                 else:
                     seen_ids[value] = line
             elif name == target:
-                problems += _target_problems(at, value)
+                problems += _target_problems(at, value, objective)
             elif name in categorical and not value:
                 problems.append(f"{at}: missing value")
             elif name in numeric:
@@ -476,6 +492,7 @@ def _scan_rows(
         source_rows=np.arange(len(rows)),
         min_group=None,
         warnings=tuple(warnings),
+        objective=objective,
     )
     return _Scan([], warnings, table)
 
@@ -496,16 +513,16 @@ def _role(
     return "it is categorical" if name in categorical else "it is not an attribute"
 
 
-def _target_problems(at: str, value: str) -> list[str]:
+def _target_problems(at: str, value: str, objective: Objective) -> list[str]:
     if not value:
         return [f"{at}: missing value"]
     number = _number(value)
     if number is None or not math.isfinite(number):
         return [f"{at}: not a number: {value!r}"]
-    if number <= 0:
+    if number <= 0 and objective.needs_positive:
         return [
-            f"{at}: must be positive (the MAPE objective and the log target need positive "
-            f"values), found {value}"
+            f"{at}: must be positive for the {objective.label} objective, found {value} "
+            "(--objective mae scores targets that can be zero or negative)"
         ]
     return []
 

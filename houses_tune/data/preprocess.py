@@ -134,7 +134,8 @@ class TargetTransform:
 
     Attributes:
         name: ``log`` (ln price) or ``max_scale`` (price / max price, the tutorials').
-        scale: The max fit price for ``max_scale``; 1.0 for ``log``.
+        scale: The max fit price for ``max_scale`` (the largest magnitude, for targets
+            that can be negative); 1.0 for ``log``.
     """
 
     name: str
@@ -151,7 +152,11 @@ class TargetTransform:
             raise SpaceError(
                 f"unknown target transform {name!r}; choose from {', '.join(TARGET_TRANSFORMS)}"
             )
-        scale = float(np.max(prices)) if name == "max_scale" else 1.0
+        prices = np.asarray(prices, dtype=np.float64)
+        if name == "log" and not np.all(prices > 0):
+            raise SpaceError("target transform 'log' needs positive targets")
+        # The largest magnitude: the max price for positive targets, and never 0.
+        scale = (float(np.max(np.abs(prices))) or 1.0) if name == "max_scale" else 1.0
         return cls(name, scale)
 
     def forward(self, prices: np.ndarray) -> np.ndarray:

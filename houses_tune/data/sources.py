@@ -15,6 +15,7 @@ from pathlib import Path
 
 from houses_tune.data.table import DatasetOptions, Table
 from houses_tune.errors import DatasetError
+from houses_tune.objective import get_objective
 
 #: The Houses folders' default filter: the tutorials' zip codes with 25 houses or more.
 HOUSES_MIN_GROUP = ("zipcode", 25)
@@ -43,7 +44,8 @@ def load_dataset(dataset: str | Path | None, options: DatasetOptions | None = No
 
     Args:
         dataset: None (the embedded Houses dataset), a Houses folder, a CSV or YAML file.
-        options: Column declarations and the group filter (``DatasetOptions``).
+        options: Column declarations, the group filter and the objective
+            (``DatasetOptions``).
 
     Raises:
         DatasetError: The source is missing or invalid, an option does not apply to it,
@@ -62,8 +64,10 @@ def load_dataset(dataset: str | Path | None, options: DatasetOptions | None = No
             )
         column, count = options.min_group_count
         if column == HOUSES_MIN_GROUP[0]:
-            return load_houses(dataset, count)
-        return load_houses(dataset, 0).filtered(column, count)
+            table = load_houses(dataset, count)
+        else:
+            table = load_houses(dataset, 0).filtered(column, count)
+        return dataclasses.replace(table, objective=get_objective(options.objective))
     from houses_tune.data.csv_source import dataset_file_options, read_csv_table
 
     path = Path(dataset).expanduser().absolute()

@@ -21,6 +21,7 @@ import pandas as pd
 
 from houses_tune.data.photos import cached_photos
 from houses_tune.errors import DatasetError
+from houses_tune.objective import MAPE, Objective
 
 MIN_ROWS = 10  # fewer cannot give non-empty train, validation and test splits
 #: How far (robust standard deviations of the logs) from its column's median a value must
@@ -33,7 +34,7 @@ class Schema:
     """What each column of a table is for.
 
     Attributes:
-        target: The positive number to predict (``price``).
+        target: The number to predict (``price``; positive for the MAPE objective).
         numeric: Attribute columns fed as numbers (min-max scaled inside the model).
         categorical: Attribute columns fed as categories (one-hot or a learned embedding).
         images: Columns of image file paths, in the order the models take them.
@@ -85,6 +86,7 @@ class Table:
         source_rows: Each kept row's position among the source's rows.
         min_group: The filter ``(column, n)`` applied, or None.
         warnings: Implausible values, one line each naming the place; used as they are.
+        objective: How predictions of the target are scored (``--objective``).
     """
 
     source: Path
@@ -97,6 +99,7 @@ class Table:
     source_rows: np.ndarray
     min_group: tuple[str, int] | None = None
     warnings: tuple[str, ...] = ()
+    objective: Objective = MAPE
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -117,6 +120,12 @@ class Table:
     def targets(self) -> np.ndarray:
         """The target of every kept row, float64."""
         return self.frame[self.schema.target].to_numpy(dtype=np.float64)
+
+    @property
+    def positive(self) -> bool:
+        """Whether every target is positive: what log targets, the MAPE losses, log-space
+        averaging and the tutorial networks need."""
+        return bool(np.all(self.targets > 0))
 
     def photos(self, tile: int = 32) -> np.ndarray:
         """Images of the kept rows, decoded and resized, through the disk cache.
@@ -165,9 +174,9 @@ class Table:
 @dataclass(frozen=True)
 class DatasetOptions:
     """How to read a dataset: the command line's ``--target``, ``--categorical``,
-    ``--images``, ``--ignore``, ``--log`` and ``--min-group-count`` (a YAML dataset file
-    holds the same; the command line wins). ``None`` means the source's default or what
-    is inferred.
+    ``--images``, ``--ignore``, ``--log``, ``--min-group-count`` and ``--objective`` (a
+    YAML dataset file holds the same; the command line wins). ``None`` means the source's
+    default or what is inferred.
 
     Attributes:
         target: Target column (default ``price``).
@@ -176,6 +185,7 @@ class DatasetOptions:
         ignore: Columns to leave out.
         log: Numeric columns a space may feed as logs (default: inferred).
         min_group_count: The group filter; Houses folders default to zipcode=25.
+        objective: ``mape`` (default) or ``mae``: how predictions of the target are scored.
     """
 
     target: str | None = None
@@ -184,6 +194,7 @@ class DatasetOptions:
     ignore: tuple[str, ...] | None = None
     log: tuple[str, ...] | None = None
     min_group_count: tuple[str, int] | None = None
+    objective: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready; unset options left out."""

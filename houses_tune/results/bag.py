@@ -102,7 +102,9 @@ def refit_member(hypermodel, trial, rows, seed: int, listener=None) -> Member:
 
 
 def member_prices(hypermodel, members: list[Member], rows) -> np.ndarray:
-    """The bag's prices for ``rows``: the geometric mean of its members' (as served)."""
+    """The bag's prices for ``rows``: the geometric mean of its members' (as served; the
+    arithmetic mean for targets that are not all positive)."""
     from houses_tune.results.serving import bag_prices
 
-    return bag_prices([hypermodel.predict_prices(m.hp, m.network, rows) for m in members])
+    prices = [hypermodel.predict_prices(m.hp, m.network, rows) for m in members]
+    return bag_prices(prices, geometric=hypermodel.data.table.positive)

@@ -3,6 +3,8 @@
 Three simple ones (the median price per group, ridge regression and gradient boosting on
 log price, on the dataset's attribute columns) and the three PyImageSearch tutorial
 networks, rebuilt from the ``tutorial-*`` presets (those the dataset has inputs for).
+Targets that are not all positive have no log and no percentage error: ridge and gradient
+boosting fit the target as it is, and the tutorial networks (MAPE loss) are left out.
 The tutorial networks train for minutes, so their predictions are cached on disk, keyed
 by what decides them: dataset content, rows, preset, seed, epochs, backend and library
 versions. A second export of the same split reuses them.
@@ -30,6 +32,8 @@ GROUP_MEDIAN = "per-group median price"
 RIDGE = "ridge on log price"
 BOOSTING = "gradient boosting on log price"
 SIMPLE = (GROUP_MEDIAN, RIDGE, BOOSTING)
+#: The same, for targets that are not all positive (fitted on the target as it is).
+SIMPLE_RAW = (GROUP_MEDIAN, "ridge on the target", "gradient boosting on the target")
 # The tutorials trained every model for 200 epochs.
 TUTORIAL_EPOCHS = 200
 # Seeds per tutorial network: their test MAPE swings with the seed (and some runs
@@ -86,7 +90,8 @@ def _numbers(schema, part: pd.DataFrame) -> list[np.ndarray]:
 
 
 def ridge_prices(table, train_rows, test_rows, alpha: float = 1.0) -> np.ndarray:
-    """Ridge regression on log price: one-hot categories, the numbers, logged ones as logs.
+    """Ridge regression on log price (the target itself if not all positive): one-hot
+    categories, the numbers, logged ones as logs.
 
     Args:
         table: The dataset (``houses_tune.data.Table``).
@@ -111,12 +116,14 @@ def ridge_prices(table, train_rows, test_rows, alpha: float = 1.0) -> np.ndarray
         ]
         return np.column_stack([*one_hots, *_numbers(schema, part)] or [np.zeros(len(part))])
 
-    model = Ridge(alpha=alpha).fit(features(train), np.log(train[schema.target]))
-    return np.exp(model.predict(features(test)))
+    forward, inverse = _target_space(table)
+    model = Ridge(alpha=alpha).fit(features(train), forward(train[schema.target]))
+    return inverse(model.predict(features(test)))
 
 
 def boosting_prices(table, train_rows, test_rows, seed: int = 0) -> np.ndarray:
-    """scikit-learn's ``HistGradientBoostingRegressor`` on log price (default settings).
+    """scikit-learn's ``HistGradientBoostingRegressor`` on log price (default settings; the
+    target itself if not all positive).
 
     Features: each categorical column as a categorical feature (a new value counts as
     missing), then the numbers, logged ones as logs.
@@ -137,16 +144,28 @@ def boosting_prices(table, train_rows, test_rows, seed: int = 0) -> np.ndarray:
 
     categorical = list(range(len(schema.categorical))) or None
     model = HistGradientBoostingRegressor(categorical_features=categorical, random_state=seed)
-    model.fit(features(train), np.log(train[schema.target]))
-    return np.exp(model.predict(features(test)))
+    forward, inverse = _target_space(table)
+    model.fit(features(train), forward(train[schema.target]))
+    return inverse(model.predict(features(test)))
+
+
+def _target_space(table) -> tuple[Callable, Callable]:
+    """What ridge and boosting fit: log price, or the target itself if not all positive."""
+    return (np.log, np.exp) if table.positive else (np.asarray, np.asarray)
+
+
+def simple_labels(table) -> tuple[str, str, str]:
+    """The simple baselines' labels: per-group median, ridge, gradient boosting."""
+    return SIMPLE if table.positive else SIMPLE_RAW
 
 
 def simple_prices(table, train_rows, test_rows) -> dict[str, np.ndarray]:
     """The three simple baselines' predictions (they take milliseconds)."""
+    group, ridge, boosting = simple_labels(table)
     return {
-        GROUP_MEDIAN: group_median_prices(table, train_rows, test_rows),
-        RIDGE: ridge_prices(table, train_rows, test_rows),
-        BOOSTING: boosting_prices(table, train_rows, test_rows),
+        group: group_median_prices(table, train_rows, test_rows),
+        ridge: ridge_prices(table, train_rows, test_rows),
+        boosting: boosting_prices(table, train_rows, test_rows),
     }
 
 
@@ -300,9 +319,13 @@ def tutorial_prices(houses, job: TutorialJob, epochs: int, listener=None) -> np.
     return hypermodel.predict_prices(hp, model, job.test_rows)
 
 
-def tutorials_for(schema) -> tuple[tuple[str, str], ...]:
+def tutorials_for(table) -> tuple[tuple[str, str], ...]:
     """The tutorial networks a dataset has inputs for: the MLP needs attribute columns,
-    the CNN image columns, the mixed network both."""
+    the CNN image columns, the mixed network both; all need positive targets (their
+    loss is the MAPE)."""
+    if not table.positive:
+        return ()
+    schema = table.schema
     needs = {"tutorial-mlp": (True, False), "tutorial-cnn": (False, True)}
     has = (bool(schema.attributes), bool(schema.images))
     return tuple(

@@ -1,7 +1,7 @@
 """Is the exported model better than the best baseline? One sentence, noise included.
 
 On the test split the comparison is paired, house by house: the mean difference of the
-absolute percentage errors and its standard error over the test houses. With
+absolute (percentage, for MAPE) errors and its standard error over the test houses. With
 cross-validation it is paired fold by fold. A difference smaller than two standard errors
 is not called a win (or a loss): on 91 houses a 0.2-point gap is noise.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from houses_tune.objective import MAPE, Objective
 
 #: A difference counts when it is this many standard errors away from zero.
 NOISE_STANDARD_ERRORS = 2.0
@@ -33,12 +35,14 @@ def call(mean: float, error: float) -> str:
     return "not clearly different"
 
 
-def verdict(test: dict, cv: dict | None) -> dict:
+def verdict(test: dict, cv: dict | None, objective: Objective = MAPE) -> dict:
     """The headline comparison with the best baseline.
 
     Args:
-        test: ``{"n", "ours": APEs per test house, "baselines": {label: APEs}}``.
+        test: ``{"n", "ours": errors per test house, "baselines": {label: errors}}``
+            (``Objective.errors``).
         cv: The cross-validation result (``crossval.cross_validate``), or None.
+        objective: What the errors and scores are.
 
     Returns:
         ``{"baseline", "call", "basis" ("cv" or "test"), "difference", "standard_error",
@@ -48,33 +52,29 @@ def verdict(test: dict, cv: dict | None) -> dict:
 
     if cv:
         models = {k: v for k, v in cv["models"].items() if k != EXPORTED}
-        best = min(models, key=lambda label: models[label]["mape_mean"])
-        mean, error = paired(cv["models"][EXPORTED]["fold_mape"], models[best]["fold_mape"])
-        won = sum(
-            a < b
-            for a, b in zip(
-                cv["models"][EXPORTED]["fold_mape"], models[best]["fold_mape"], strict=True
-            )
-        )
+        best = min(models, key=lambda label: models[label]["score_mean"])
+        ours, theirs = cv["models"][EXPORTED]["fold_scores"], models[best]["fold_scores"]
+        mean, error = paired(ours, theirs)
+        won = sum(a < b for a, b in zip(ours, theirs, strict=True))
         basis, k = "cv", cv["k"]
-        ours_text = f"{cv['models'][EXPORTED]['mape_mean']:.2f}%"
-        theirs_text = f"{models[best]['mape_mean']:.2f}%"
-        where = f"{k}-fold cross-validated MAPE"
+        ours_text = objective.format(cv["models"][EXPORTED]["score_mean"])
+        theirs_text = objective.format(models[best]["score_mean"])
+        where = f"{k}-fold cross-validated {objective.label}"
         detail = f"better on {won} of {k} folds"
     else:
         ours = test["ours"]
         best = min(test["baselines"], key=lambda label: np.mean(test["baselines"][label]))
         mean, error = paired(ours, test["baselines"][best])
         won, k, basis = None, None, "test"
-        ours_text = f"{np.mean(ours):.2f}%"
-        theirs_text = f"{np.mean(test['baselines'][best]):.2f}%"
+        ours_text = objective.format(float(np.mean(ours)))
+        theirs_text = objective.format(float(np.mean(test["baselines"][best])))
         items = test.get("items", "houses")
-        where = f"test MAPE on {test['n']} {items}"
+        where = f"test {objective.label} on {test['n']} {items}"
         detail = f"paired over the test {items}"
     outcome = call(mean, error)
     numbers = (
-        f"{where} {ours_text} vs {theirs_text} ({mean:+.2f} points ± {error:.2f} "
-        f"standard error, {detail})"
+        f"{where} {ours_text} vs {theirs_text} ({objective.difference(mean)} ± "
+        f"{objective.number(error)} standard error, {detail})"
     )
     if outcome == "better":
         sentence = f"The exported model is better than the best baseline, {best}: {numbers}."

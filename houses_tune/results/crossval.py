@@ -15,13 +15,12 @@ from collections.abc import Callable
 import numpy as np
 
 from houses_tune.results.baselines import (
-    RIDGE,
     TutorialJob,
+    simple_labels,
     simple_prices,
     train_tutorials,
     tutorials_for,
 )
-from houses_tune.results.metrics import mape
 
 EXPORTED = "exported model"
 
@@ -57,7 +56,8 @@ def cross_validate(
     listener=None,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict:
-    """K-fold MAPE of the exported pipeline and of every baseline, on the same folds.
+    """K-fold score (the dataset's objective) of the exported pipeline and of every
+    baseline, on the same folds.
 
     Args:
         houses: The run's dataset (``Table``).
@@ -74,16 +74,16 @@ def cross_validate(
         log: One line per step.
 
     Returns:
-        ``{"k", "houses", "fold_sizes", "models": {label: {"fold_mape", "mape_mean",
-        "mape_std"}}, "difference_to_ridge", "folds_won_vs_ridge"}``; the exported
-        pipeline is ``models["exported model"]``.
+        ``{"k", "houses", "fold_sizes", "models": {label: {"fold_scores", "score_mean",
+        "score_std"}}, "ridge", "difference_to_ridge", "folds_won_vs_ridge"}``; the
+        exported pipeline is ``models["exported model"]``, ``ridge`` its label.
     """
     from houses_tune.data import ModelData
     from houses_tune.results.bag import member_prices, refit_member, train_members
     from houses_tune.search_spaces import HousesHyperModel
 
     scores: dict[str, list[float]] = {}
-    networks = tutorials_for(houses.schema)
+    networks = tutorials_for(houses)
     sizes = []
     folds = outer_folds(len(houses), k, seed)
     runs = []
@@ -111,10 +111,11 @@ def cross_validate(
         fold_runs = runs[(index - 1) * len(networks) : index * len(networks)]
         predicted.update({run.label: run.prices for run in fold_runs})
         for label, prices in predicted.items():
-            value = mape(actual, prices)
+            value = houses.objective.score(actual, prices)
             scores.setdefault(label, []).append(float(np.nan_to_num(value, nan=np.inf)))
         sizes.append(int(len(test)))
-    difference = [a - b for a, b in zip(scores[EXPORTED], scores[RIDGE], strict=True)]
+    ridge = simple_labels(houses)[1]
+    difference = [a - b for a, b in zip(scores[EXPORTED], scores[ridge], strict=True)]
     return {
         "k": k,
         "houses": len(houses),
@@ -122,12 +123,13 @@ def cross_validate(
         "fold_sizes": sizes,
         "models": {
             label: {
-                "fold_mape": values,
-                "mape_mean": float(np.mean(values)),
-                "mape_std": float(np.std(values)),
+                "fold_scores": values,
+                "score_mean": float(np.mean(values)),
+                "score_std": float(np.std(values)),
             }
             for label, values in scores.items()
         },
+        "ridge": ridge,
         "difference_to_ridge": difference,
         "folds_won_vs_ridge": int(sum(d < 0 for d in difference)),
     }

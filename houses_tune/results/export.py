@@ -118,7 +118,7 @@ def export_run(
         )
     seeds = [options.seed + i for i in range(options.baseline_seeds)]
     console = console or Console(stderr=True, highlight=False)
-    networks = len(base.tutorials_for(houses.schema))
+    networks = len(base.tutorials_for(houses))
     planned = _planned_models(options, chosen, run_dir.folds, seeds, networks)
     progress = ExportProgress(console, planned)
 
@@ -141,6 +141,7 @@ def export_run(
             [(m.network, m.transform) for m in members],
             hypermodel.data.preprocessor,
             hypermodel.data.weights,
+            geometric=houses.positive,
         )
         inputs = _test_inputs(model, houses, test_rows)
         predicted = model.predict(inputs, verbose=0, batch_size=256).reshape(-1).astype(np.float64)
@@ -155,7 +156,7 @@ def export_run(
         if options.baselines:
             tutorial = base.train_tutorials(
                 houses,
-                base.split_jobs(splits.search, test_rows, seeds, base.tutorials_for(houses.schema)),
+                base.split_jobs(splits.search, test_rows, seeds, base.tutorials_for(houses)),
                 options.baseline_epochs,
                 progress,
                 progress.log,
@@ -188,9 +189,7 @@ def export_run(
         console.print(f"writing {out}", highlight=False)
         model.save(temp / "model.keras")
         difference = _write_and_check(temp, inputs, predicted, options.saved_model)
-        table = _predictions_frame(
-            frame.iloc[test_rows].reset_index(drop=True), houses.schema, predicted
-        )
+        table = _predictions_frame(frame.iloc[test_rows].reset_index(drop=True), houses, predicted)
         table.to_csv(temp / "predictions.csv", index=False)
         summary = summarize(
             run_dir,
@@ -253,8 +252,10 @@ def _write_and_check(folder: Path, inputs: dict, expected: np.ndarray, saved: bo
         path = folder / "saved_model"
         results.append(("saved_model", write_saved_model(folder / "model.keras", path, inputs)))
     worst = 0.0
+    # Relative to each price, or to the typical size where a target is near zero.
+    scale = np.maximum(np.abs(expected), 1e-3 * np.mean(np.abs(expected)))
     for name, got in results:
-        difference = float(np.max(np.abs(got - expected) / np.abs(expected)))
+        difference = float(np.max(np.abs(got - expected) / scale))
         if not difference < SAVED_MODEL_TOLERANCE:
             raise ExportError(
                 f"{name} predictions differ from the trained model's by {difference:.2e} "
@@ -264,14 +265,20 @@ def _write_and_check(folder: Path, inputs: dict, expected: np.ndarray, saved: bo
     return worst
 
 
-def _predictions_frame(test: pd.DataFrame, schema, predicted: np.ndarray) -> pd.DataFrame:
-    """Test rows (id, attributes, target) with predictions rounded to cents; metrics are
-    computed from this frame, so every number of metrics.json can be recomputed from
-    predictions.csv."""
+def _predictions_frame(test: pd.DataFrame, houses, predicted: np.ndarray) -> pd.DataFrame:
+    """Test rows (id, attributes, target) with predictions rounded to cents and their
+    errors (``error_pct``: percent of the target; ``error``: predicted - target for a
+    dataset whose targets are not all positive); metrics are computed from this frame, so
+    every number of metrics.json can be recomputed from predictions.csv."""
     from houses_tune.results.metrics import percentage_errors
 
+    schema = houses.schema
     columns = [schema.id, *(c for c in test.columns if c in schema.attributes), schema.target]
     frame = test[columns].copy()
     frame["predicted"] = np.round(predicted, 2)
-    frame["error_pct"] = percentage_errors(frame[schema.target], frame["predicted"])
+    actual = frame[schema.target]
+    if houses.positive:
+        frame["error_pct"] = percentage_errors(actual, frame["predicted"])
+    else:
+        frame["error"] = frame["predicted"] - actual
     return frame

@@ -48,15 +48,17 @@ def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray) -> bytes:
     return _png(figure)
 
 
-def error_distribution(percent_errors: np.ndarray) -> bytes:
-    """Histogram of signed percentage errors on the test houses."""
+def error_distribution(errors: np.ndarray, percent: bool = True) -> bytes:
+    """Histogram of signed errors on the test houses: percentages of the actual price, or
+    (``percent`` False: targets that can be zero or negative) in the target's units."""
     figure = _figure()
     axes = figure.subplots()
-    axes.hist(percent_errors, bins=min(30, max(5, len(percent_errors) // 3)), color="tab:blue")
+    axes.hist(errors, bins=min(30, max(5, len(errors) // 3)), color="tab:blue")
     axes.axvline(0, color="gray", linestyle="--")
-    axes.set_xlabel("error (% of actual price; > 0 over-estimates)")
+    what = "% of actual price" if percent else "predicted - actual"
+    axes.set_xlabel(f"error ({what}; > 0 over-estimates)")
     axes.set_ylabel("houses")
-    axes.set_title("Distribution of percentage errors")
+    axes.set_title("Distribution of percentage errors" if percent else "Distribution of errors")
     return _png(figure)
 
 
@@ -81,13 +83,16 @@ def learning_curves(panels: dict[str, dict[str, list[float]]]) -> bytes:
     return _png(figure)
 
 
-def trials_scatter(epochs: list[int], scores: list[float], best: int | None = None) -> bytes:
-    """Every finished trial's validation MAPE against the epochs it trained.
+def trials_scatter(
+    epochs: list[int], scores: list[float], best: int | None = None, label: str = "MAPE"
+) -> bytes:
+    """Every finished trial's validation score against the epochs it trained.
 
     Args:
         epochs: epochs per trial.
-        scores: validation MAPE (%) per trial.
+        scores: validation score (the objective) per trial.
         best: index of the exported trial, highlighted.
+        label: the objective's name (``MAPE``, ``MAE``).
     """
     figure = _figure()
     axes = figure.subplots()
@@ -103,7 +108,7 @@ def trials_scatter(epochs: list[int], scores: list[float], best: int | None = No
         )
     axes.set_xlabel("epochs trained")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel("validation MAPE (%)")
-    axes.set_title("Search: validation MAPE of every trial")
+    axes.set_ylabel(f"validation {label}" + (" (%)" if label == "MAPE" else ""))
+    axes.set_title(f"Search: validation {label} of every trial")
     axes.legend()
     return _png(figure)

@@ -12,28 +12,36 @@ import base64
 import json
 from pathlib import Path
 
+from houses_tune.objective import Objective, get_objective
+
 PLOT_TITLES = {
     "predicted_vs_actual": "Predicted vs actual price (test)",
-    "error_distribution": "Distribution of percentage errors (test)",
+    "error_distribution": "Distribution of {errors} (test)",
     "learning_curves": "Learning curves of the exported models",
-    "trials": "Validation MAPE vs epochs of every trial",
+    "trials": "Validation {label} vs epochs of every trial",
 }
+
+
+def _objective(summary: dict) -> Objective:
+    return get_objective(summary.get("objective"))
 
 
 def write_report(folder: Path, summary: dict, table, run_dir, chosen, members, trials) -> None:
     """Write plots/, metrics.json, report.md and report.html into ``folder``."""
     from houses_tune.results import plots
 
+    objective = _objective(summary)
     scored = [t for t in trials if t.score is not None]
     best = next((i for i, t in enumerate(scored) if t.trial_id == chosen[0].trial_id), None)
+    error = "error_pct" if "error_pct" in table else "error"
     images = {
         "predicted_vs_actual": plots.predicted_vs_actual(
             table[summary["dataset"].get("target", "price")], table["predicted"]
         ),
-        "error_distribution": plots.error_distribution(table["error_pct"]),
+        "error_distribution": plots.error_distribution(table[error], percent=error != "error"),
         "learning_curves": plots.learning_curves(_curves(run_dir, chosen, members, summary)),
         "trials": plots.trials_scatter(
-            [t.epochs or 0 for t in scored], [t.score for t in scored], best
+            [t.epochs or 0 for t in scored], [t.score for t in scored], best, objective.label
         ),
     }
     (folder / "plots").mkdir()
@@ -45,19 +53,19 @@ def write_report(folder: Path, summary: dict, table, run_dir, chosen, members, t
 
 
 def _curves(run_dir, chosen, members, summary) -> dict:
-    """Validation MAPE of each exported fold model, as the search trained it (its last
-    round); for a refit, its training loss and MAPE."""
-    from houses_tune.objective import METRIC, OBJECTIVE
+    """Validation score of each exported fold model, as the search trained it (its last
+    round); for a refit, its training loss and score."""
     from houses_tune.tuner.monitor import trial_history
 
+    objective = _objective(summary)
     if summary["exported"]["kind"] == "refit":
         return {
             key: {f"trial {m.trial_id}": m.history.get(key, []) for m in members}
-            for key in ("loss", METRIC)
+            for key in ("loss", objective.metric)
         }
     folds = trial_history(run_dir.tuner_dir, chosen[0].trial_id).get("folds", [])
-    lines = {f"fold {f['fold']}": f.get("history", {}).get(OBJECTIVE, []) for f in folds}
-    return {f"trial {chosen[0].trial_id}: validation MAPE per fold": lines}
+    lines = {f"fold {f['fold']}": f.get("history", {}).get(objective.monitor, []) for f in folds}
+    return {f"trial {chosen[0].trial_id}: validation {objective.label} per fold": lines}
 
 
 def render(summary: dict, images: dict[str, bytes], fmt: str) -> str:
@@ -77,40 +85,37 @@ def render(summary: dict, images: dict[str, bytes], fmt: str) -> str:
 def context(summary: dict, images: dict[str, bytes]) -> dict:
     """Everything the template shows, as text (numbers formatted here, in one place)."""
     test, exported = summary["test"], summary["exported"]
-    items = _items(summary)
+    items, objective = _items(summary), _objective(summary)
     return {
         "verdict": summary["verdict"]["sentence"],
         "items": items,
+        "label": objective.label,
         "lead": _lead(summary),
         "verdicts": _baseline_lines(summary),
         "caveat": (
-            f"With {test['n']} test {items} one split's MAPE moves by several points; "
+            f"With {test['n']} test {items} one split's {objective.label} moves "
+            + ("by several points; " if objective.needs_positive else "a lot; ")
             + (
                 "the cross-validation below is the firmer comparison."
                 if summary.get("cv")
                 else '"houses-tune export --cv K" gives a cross-validated estimate.'
             )
         ),
-        "metrics": [
-            ["MAPE", f"{test['mape']:.2f}% (std {test['mape_std']:.2f})"],
-            ["median absolute % error", f"{test['median_ape']:.2f}%"],
-            ["MAE", f"${test['mae']:,.0f}"],
-            ["RMSE", f"${test['rmse']:,.0f}"],
-            ["R²", f"{test['r2']:.3f}"],
-            ["within 10%", f"{test['within_10']:.1f}% of {items}"],
-            ["within 20%", f"{test['within_20']:.1f}% of {items}"],
-        ],
+        "metrics": _metric_rows(test, items, objective),
         "group": summary["dataset"].get("group_column"),
         "zips": [
-            [z, v["n"], f"{v['mape']:.2f}%"] for z, v in test.get("mape_per_group", {}).items()
+            [z, v["n"], objective.format(v["score"])] for z, v in test.get("per_group", {}).items()
         ],
         "baselines": _baseline_rows(summary),
         "baseline_note": _baseline_note(summary),
-        "cv": _cv(summary["cv"], items) if summary.get("cv") else None,
+        "cv": _cv(summary["cv"], items, objective) if summary.get("cv") else None,
         "plots": [
             {
                 "name": name,
-                "title": PLOT_TITLES.get(name, name),
+                "title": PLOT_TITLES.get(name, name).format(
+                    label=objective.label,
+                    errors="percentage errors" if test["mape"] is not None else "errors",
+                ),
                 "data": base64.b64encode(png).decode("ascii"),
             }
             for name, png in images.items()
@@ -118,7 +123,8 @@ def context(summary: dict, images: dict[str, bytes]) -> dict:
         "exported": [
             {
                 "id": t["id"],
-                "score": f"validation MAPE {_score(t)} over {exported['folds']} "
+                "score": f"validation {objective.label} {_score(t, objective)} over "
+                f"{exported['folds']} "
                 + ("folds" if exported["folds"] > 1 else "validation split"),
                 "hyperparameters": [[k, _num(v)] for k, v in sorted(t["hyperparameters"].items())],
             }
@@ -127,8 +133,8 @@ def context(summary: dict, images: dict[str, bytes]) -> dict:
         "top_trials": [
             [
                 t["id"],
-                _score(t),
-                " ".join(_num(s, 3) for s in t["fold_mape"]),
+                _score(t, objective),
+                " ".join(_num(s, 3) for s in t["fold_scores"]),
                 t["epochs"],
                 t["best_epoch"],
                 ", ".join(f"{k}={_num(v)}" for k, v in sorted(t["hyperparameters"].items())),
@@ -146,6 +152,29 @@ def context(summary: dict, images: dict[str, bytes]) -> dict:
     }
 
 
+def _metric_rows(test: dict, items: str, objective: Objective) -> list[list[str]]:
+    """The test metrics table: the percentage ones only where every target is positive."""
+    rows = []
+    if test["mape"] is not None:
+        rows += [
+            ["MAPE", f"{test['mape']:.2f}% (std {test['mape_std']:.2f})"],
+            ["median absolute % error", f"{test['median_ape']:.2f}%"],
+        ]
+    # Prices are shown as dollars; a target that can be negative in its own units.
+    amount = (lambda v: f"${v:,.0f}") if objective.needs_positive else objective.number
+    rows += [
+        ["MAE", amount(test["mae"])],
+        ["RMSE", amount(test["rmse"])],
+        ["R²", f"{test['r2']:.3f}"],
+    ]
+    if test["within_10"] is not None:
+        rows += [
+            ["within 10%", f"{test['within_10']:.1f}% of {items}"],
+            ["within 20%", f"{test['within_20']:.1f}% of {items}"],
+        ]
+    return rows
+
+
 def _items(summary: dict) -> str:
     """What the rows are called: ``houses`` for the Houses Dataset, else ``rows``."""
     return summary["dataset"].get("items", "houses")
@@ -160,52 +189,58 @@ def _lead(summary: dict) -> str:
             "for its mean best epoch (kept for comparison: the bag is the default)"
         )
     else:
+        space = "in log-price space" if summary["dataset"].get("positive", True) else "as they are"
         what = (
             f"a bag of the {exported['members']} fold models the search trained for trial "
-            f"{ids}, averaged in log-price space"
+            f"{ids}, averaged {space}"
         )
     status = "" if summary["run_status"] == "finished" else f" (run {summary['run_status']})"
+    objective = _objective(summary)
     return (
         f"Run {summary['run']}{status}: exported {what}, evaluated once on "
-        f"{test['n']} test {items} the search never saw: test MAPE {test['mape']:.2f}%."
+        f"{test['n']} test {items} the search never saw: test {objective.label} "
+        f"{objective.format(test['score'])}."
     )
 
 
 def _baseline_lines(summary: dict) -> list[str]:
-    ours = summary["test"]["mape"]
+    objective = _objective(summary)
+    ours = summary["test"]["score"]
     lines = []
     for label, baseline in summary["baselines"].items():
-        theirs = baseline["test_mape"]
+        theirs = baseline["test_score"]
         verb = "beat" if baseline["beaten"] else "did NOT beat"
-        if round(ours, 2) == round(theirs, 2):
+        if objective.format(ours) == objective.format(theirs):
             verb = "tied with"
         lines.append(
-            f"On the test split the export {verb} the {label}: {ours:.2f}% vs "
-            f"{theirs:.2f}% ({ours - theirs:+.2f} points)."
+            f"On the test split the export {verb} the {label}: {objective.format(ours)} vs "
+            f"{objective.format(theirs)} ({objective.difference(ours - theirs)})."
         )
     return lines
 
 
-def baseline_mape(baseline: dict) -> str:
-    """A baseline's (median) test MAPE, with the min-max range over several seeds.
+def baseline_score(baseline: dict, objective: Objective) -> str:
+    """A baseline's (median) test score, with the min-max range over several seeds.
 
     Example: ``"25.33% (median of 3 seeds; 23.50–33.00%)"``.
     """
-    text = f"{baseline['test_mape']:.2f}%"
-    scores = baseline.get("seed_mape") or []
+    text = objective.format(baseline["test_score"])
+    scores = baseline.get("seed_scores") or []
     if len(scores) > 1:
-        text += f" (median of {len(scores)} seeds; {min(scores):.2f}–{max(scores):.2f}%)"
+        low, high = objective.number(min(scores)), objective.format(max(scores))
+        text += f" (median of {len(scores)} seeds; {low}–{high})"
     return text
 
 
 def _baseline_rows(summary: dict) -> list[list]:
-    rows = [["exported model", f"{summary['test']['mape']:.2f}%", "", ""]]
+    objective = _objective(summary)
+    rows = [["exported model", objective.format(summary["test"]["score"]), "", ""]]
     for label, baseline in summary["baselines"].items():
         reference = baseline.get("reference_mape")
         rows.append(
             [
                 label,
-                baseline_mape(baseline),
+                baseline_score(baseline, objective),
                 "yes" if baseline["beaten"] else "no",
                 "" if reference is None else f"{reference:.2f}%",
             ]
@@ -244,29 +279,30 @@ def _baseline_note(summary: dict) -> str:
     )
 
 
-def _cv(cv: dict, items: str) -> dict:
-    from houses_tune.results.baselines import RIDGE
+def _cv(cv: dict, items: str, objective: Objective) -> dict:
     from houses_tune.results.crossval import EXPORTED
 
-    k = cv["k"]
-    headers = ["model", "MAPE (mean ± std)", *[f"fold {i}" for i in range(1, k + 1)]]
+    k, ridge = cv["k"], cv["ridge"]
+    label_ = objective.label
+    headers = ["model", f"{label_} (mean ± std)", *[f"fold {i}" for i in range(1, k + 1)]]
     rows = [
         [
             label,
-            f"{m['mape_mean']:.2f}% ± {m['mape_std']:.2f}",
-            *[f"{v:.2f}%" for v in m["fold_mape"]],
+            f"{objective.format(m['score_mean'])} ± {objective.number(m['score_std'])}",
+            *[objective.format(v) for v in m["fold_scores"]],
         ]
         for label, m in cv["models"].items()
     ]
-    rows.append([f"exported minus {RIDGE}", "", *[f"{d:+.2f}" for d in cv["difference_to_ridge"]]])
+    differences = [objective.signed(d) for d in cv["difference_to_ridge"]]
+    rows.append([f"exported minus {ridge}", "", *differences])
     ours = cv["models"][EXPORTED]
     return {
         "title": f"{k}-fold cross-validation",
         "lead": (
             f"The whole pipeline, trained anew in each of {k} folds of all {cv['houses']} "
             f"{items}, and every baseline on the same folds: exported pipeline "
-            f"{ours['mape_mean']:.2f}% ± {ours['mape_std']:.2f}; better than {RIDGE} on "
-            f"{cv['folds_won_vs_ridge']} of {k} folds."
+            f"{objective.format(ours['score_mean'])} ± {objective.number(ours['score_std'])}; "
+            f"better than {ridge} on {cv['folds_won_vs_ridge']} of {k} folds."
         ),
         "headers": headers,
         "rows": rows,
@@ -298,11 +334,12 @@ def _dataset_rows(summary: dict) -> list[list]:
     ]
 
 
-def _score(trial: dict) -> str:
-    if trial["val_mape"] is None:
+def _score(trial: dict, objective: Objective) -> str:
+    if trial["val_score"] is None:
         return "-"
-    spread = "" if trial.get("val_mape_std") is None else f" ± {trial['val_mape_std']:.2f}"
-    return f"{trial['val_mape']:.2f}%{spread}"
+    std = trial.get("val_score_std")
+    spread = "" if std is None else f" ± {objective.number(std)}"
+    return f"{objective.format(trial['val_score'])}{spread}"
 
 
 def _num(value, digits: int = 4) -> str:

@@ -16,9 +16,11 @@ four rooms' photos):
     each network (the inputs it takes) -> LogPrice -> Average -> exp -> price in dollars
 
 The members are averaged in log-price space (a geometric mean of their prices), whatever
-their target transforms. Only Keras layers and small registered layers are used (no
-Lambda, no ``tf.*``), so the file loads with ``keras.saving.load_model(path,
-safe_mode=True)``. String categories need TensorFlow (JAX has no string tensors).
+their target transforms; targets that can be zero or negative have no log, so there they
+are averaged as they are (``Price`` -> Average). Only Keras layers and small registered
+layers are used (no Lambda, no ``tf.*``), so the file loads with
+``keras.saving.load_model(path, safe_mode=True)``. String categories need TensorFlow
+(JAX has no string tensors).
 """
 
 from __future__ import annotations
@@ -75,12 +77,11 @@ class Blank(layers.Layer):
         return ops.zeros_like(x)
 
 
-@keras.saving.register_keras_serializable(package="houses_tune")
-class LogPrice(layers.Layer):
-    """A network's prediction (in its target-transform space) as ln(price in dollars).
+class _FromTarget(layers.Layer):
+    """A network's prediction, in its target-transform space, mapped back.
 
     Args:
-        transform: ``"log"`` (already ln price) or ``"max_scale"`` (price = y * scale).
+        transform: ``"log"`` (ln price) or ``"max_scale"`` (price = y * scale).
         scale: The max_scale divisor (the largest fit price).
     """
 
@@ -91,18 +92,35 @@ class LogPrice(layers.Layer):
         self.transform = transform
         self.scale = float(scale)
 
+    def get_config(self):
+        return {**super().get_config(), "transform": self.transform, "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class LogPrice(_FromTarget):
+    """A network's prediction as ln(price in dollars)."""
+
     def call(self, y):
         y = ops.cast(y, "float32")
         if self.transform == "log":
             return y
         return ops.log(ops.maximum(y * self.scale, _MIN_PRICE))
 
-    def get_config(self):
-        return {**super().get_config(), "transform": self.transform, "scale": self.scale}
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class Price(_FromTarget):
+    """A network's prediction as the target itself (for targets of any sign)."""
+
+    def call(self, y):
+        y = ops.cast(y, "float32")
+        return ops.exp(y) if self.transform == "log" else y * self.scale
 
 
-def bag_prices(prices: Sequence[np.ndarray]) -> np.ndarray:
-    """What a serving model of these members predicts: the geometric mean of their prices."""
+def bag_prices(prices: Sequence[np.ndarray], geometric: bool = True) -> np.ndarray:
+    """What a serving model of these members predicts: the geometric mean of their prices
+    (``geometric`` False: the arithmetic mean)."""
+    if not geometric:
+        return np.mean([np.asarray(p, dtype=np.float64) for p in prices], axis=0)
     logs = [np.log(np.maximum(np.asarray(p, dtype=np.float64), _MIN_PRICE)) for p in prices]
     return np.exp(np.mean(logs, axis=0))
 
@@ -134,7 +152,10 @@ def photo_tile(model: keras.Model, images: int) -> int | None:
 
 
 def build_serving_model(
-    members: Sequence[tuple[keras.Model, object]], preprocessor, weights: str | None = None
+    members: Sequence[tuple[keras.Model, object]],
+    preprocessor,
+    weights: str | None = None,
+    geometric: bool = True,
 ) -> keras.Model:
     """Wrap trained networks into one model that takes raw inputs and returns dollars.
 
@@ -145,12 +166,14 @@ def build_serving_model(
             (its schema names the raw inputs).
         weights: ``--weights`` of the run, when a member takes frozen backbone features
             (the backbone, with those weights, goes into the model once).
+        geometric: Average in log-price space (``Table.positive``: every target
+            positive), else the predictions as they are.
 
     Returns:
         An uncompiled model whose inputs are the dataset's columns that the members use:
         each numeric column float32 ``(1,)``, each categorical column int64 or string
         ``(1,)``, each image column uint8 ``(tile, tile, 3)``; output ``price`` (float32,
-        shape (1,)): the geometric mean of the members' predictions, in dollars.
+        shape (1,)): the geometric (or arithmetic) mean of the members' predictions.
 
     Raises:
         ValueError: No member, or members with images of different sizes.
@@ -179,13 +202,17 @@ def build_serving_model(
         backbone = build_backbone(FEATURE_INPUTS[name].name, weights)
         features[name] = photo_sequence([backbone(inputs[c]) for c in schema.images], name)
 
-    logs = []
+    back, suffix = (LogPrice, "log_price") if geometric else (Price, "price")
+    outputs = []
     for net, (_, transform) in zip(networks, members, strict=True):
         prediction = net({_input_name(t): features[_input_name(t)] for t in net.inputs})
-        logs.append(
-            LogPrice(transform.name, transform.scale, name=f"{net.name}_log_price")(prediction)
-        )
-    mean = logs[0] if len(logs) == 1 else layers.Average(name="log_price")(logs)
+        # The model's output is named "price" (one network's, or the average's).
+        name = "price" if len(networks) == 1 and not geometric else f"{net.name}_{suffix}"
+        outputs.append(back(transform.name, transform.scale, name=name)(prediction))
+    if not geometric:
+        price = layers.Average(name="price")(outputs) if len(outputs) > 1 else outputs[0]
+        return keras.Model(inputs, price, name="price_model")
+    mean = outputs[0] if len(outputs) == 1 else layers.Average(name="log_price")(outputs)
     return keras.Model(inputs, Exp(name="price")(mean), name="price_model")
 
 

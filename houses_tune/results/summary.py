@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from houses_tune.results.metrics import mape, percentage_errors, price_metrics
+from houses_tune.results.metrics import price_metrics
 
 
 def summarize(
@@ -33,7 +33,7 @@ def summarize(
         trials: Every trial of the run, best first.
         houses: The dataset.
         splits: The run's splits.
-        table: predictions.csv as a frame (id, attributes, target, predicted, error_pct).
+        table: predictions.csv as a frame (id, attributes, target, predicted, error).
         simple: Simple baseline label -> test prices.
         tutorial: ``TutorialRun``s on the split.
         seeds: The tutorial networks' seeds.
@@ -47,10 +47,11 @@ def summarize(
     from houses_tune.results.comparison import verdict
     from houses_tune.versions import package_versions
 
-    schema = houses.schema
+    schema, objective = houses.schema, houses.objective
     group = schema.categorical[0] if schema.categorical else None
     actual = table[schema.target].to_numpy()
-    test = price_metrics(actual, table["predicted"], table[group] if group else None)
+    groups = table[group] if group else None
+    test = price_metrics(actual, table["predicted"], groups, objective, houses.positive)
     from houses_tune.data import HOUSES_SCHEMA
     from houses_tune.results.baselines import REFERENCE_MAPE
 
@@ -58,10 +59,13 @@ def summarize(
     houses_dataset = schema == HOUSES_SCHEMA
     references = REFERENCE_MAPE if houses_dataset else {}
     items = "houses" if houses_dataset else "rows"  # what the report calls the rows
-    baselines, apes = _baselines(actual, test["mape"], simple, tutorial, seeds, references)
-    ours_ape = np.abs(percentage_errors(actual, table["predicted"]))
+    baselines, errors = _baselines(
+        objective, actual, test["score"], simple, tutorial, seeds, references
+    )
+    ours = objective.errors(actual, table["predicted"])
     scored = [t for t in trials if t.score is not None]
     return {
+        "objective": objective.name,
         "run": str(run_dir.path),
         "run_status": run_dir.status,
         "exported": {
@@ -75,7 +79,7 @@ def summarize(
         "baselines": baselines,
         "baseline_epochs": options.baseline_epochs if options.baselines else None,
         "verdict": verdict(
-            {"n": len(actual), "ours": ours_ape, "baselines": apes, "items": items}, cv
+            {"n": len(actual), "ours": ours, "baselines": errors, "items": items}, cv, objective
         ),
         "cv": cv,
         "dataset": {
@@ -87,6 +91,7 @@ def summarize(
             "group_column": group,
             "groups": int(houses.frame[group].nunique()) if group else None,
             "target": schema.target,
+            "positive": houses.positive,  # every target > 0: log-space bag, percentages
             "items": items,
         },
         "split": {
@@ -113,50 +118,49 @@ def summarize(
     }
 
 
-def _baselines(actual, ours: float, simple: dict, tutorial: list, seeds: list, references: dict):
-    """Each baseline's test MAPE (a tutorial network's: the median over its seeds) and
-    verdict; also the per-house errors of each (the median seed's) for the comparison."""
+def _baselines(
+    objective, actual, ours: float, simple: dict, tutorial: list, seeds: list, references: dict
+):
+    """Each baseline's test score (a tutorial network's: the median over its seeds) and
+    verdict; also the per-row errors of each (the median seed's) for the comparison."""
     from houses_tune.results.baselines import TUTORIALS
 
-    summary, apes = {}, {}
+    summary, errors = {}, {}
     for label, _ in TUTORIALS:
         runs = [r for r in tutorial if r.label == label]
         if not runs:
             continue
         # A diverged run (NaN predictions) counts as infinitely wrong, so the median
         # still ignores it and the reported range ends at inf instead of NaN.
-        scores = [float(np.nan_to_num(mape(actual, r.prices), nan=np.inf)) for r in runs]
+        scores = [float(np.nan_to_num(objective.score(actual, r.prices), nan=np.inf)) for r in runs]
         median = int(np.argsort(scores)[len(scores) // 2])
         score = float(np.median(scores))
         summary[label] = {
-            "test_mape": score,
+            "test_score": score,
             "beaten": bool(ours < score),
             "reference_mape": references.get(label),
             "seeds": list(seeds),
-            "seed_mape": scores,
+            "seed_scores": scores,
             "cached": [r.cached for r in runs],
         }
-        apes[label] = np.nan_to_num(
-            np.abs(percentage_errors(actual, runs[median].prices)), nan=np.inf
-        )
+        errors[label] = np.nan_to_num(objective.errors(actual, runs[median].prices), nan=np.inf)
     for label, prices in simple.items():
-        score = mape(actual, prices)
         summary[label] = {
-            "test_mape": score,
-            "beaten": bool(ours < score),
+            "test_score": objective.score(actual, prices),
+            "beaten": bool(ours < objective.score(actual, prices)),
             "reference_mape": references.get(label),
         }
-        apes[label] = np.abs(percentage_errors(actual, prices))
-    return summary, apes
+        errors[label] = objective.errors(actual, prices)
+    return summary, errors
 
 
 def trial_summary(record) -> dict:
     """A trial as metrics.json shows it."""
     return {
         "id": str(record.trial_id),
-        "val_mape": record.score,
-        "val_mape_std": record.score_std,
-        "fold_mape": [f.score for f in record.folds],
+        "val_score": record.score,
+        "val_score_std": record.score_std,
+        "fold_scores": [f.score for f in record.folds],
         "epochs": record.epochs,
         "best_epoch": record.best_epoch,
         # The active values, without KerasTuner's tuner/* bookkeeping.

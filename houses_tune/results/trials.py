@@ -7,6 +7,7 @@ import json
 from rich.markup import escape
 from rich.table import Table
 
+from houses_tune.objective import MAPE, Objective
 from houses_tune.run import TrialRecord
 
 
@@ -21,34 +22,41 @@ def format_hyperparameters(values: dict) -> str:
     return "  ".join(f"{name}={_format_value(value)}" for name, value in values.items())
 
 
-def fold_scores(record: TrialRecord) -> str:
-    """The fold models' validation MAPEs, e.g. ``"21.3 19.8 - 24.0 20.1"`` (- untrained)."""
-    return " ".join("-" if f.score is None else f"{f.score:.1f}" for f in record.folds)
+def fold_scores(record: TrialRecord, objective: Objective = MAPE) -> str:
+    """The fold models' validation scores, e.g. ``"21.3 19.8 - 24.0 20.1"`` (- untrained)."""
+
+    def text(score):
+        return f"{score:.1f}" if objective.needs_positive else objective.number(score)
+
+    return " ".join("-" if f.score is None else text(f.score) for f in record.folds)
 
 
-def score_text(record: TrialRecord) -> str:
+def score_text(record: TrialRecord, objective: Objective = MAPE) -> str:
     """``"21.23 ± 1.87"``: mean and spread over folds (just the mean with one fold)."""
     if record.score is None:
         return "-"
     if len(record.folds) > 1 and record.score_std is not None:
-        return f"{record.score:.2f} ± {record.score_std:.2f}"
-    return f"{record.score:.2f}"
+        return f"{objective.number(record.score)} ± {objective.number(record.score_std)}"
+    return objective.number(record.score)
 
 
-def trials_table(records: list[TrialRecord], title: str | None = None) -> Table:
+def trials_table(
+    records: list[TrialRecord], title: str | None = None, objective: Objective = MAPE
+) -> Table:
     """A table of trials (best first, as given): id, status, epochs, objective per fold and
     overall, hyperparameters.
 
     Args:
         records: Trials, usually ``RunDir.trials()``.
         title: Optional table title.
+        objective: The run's objective (``RunDir.objective``).
     """
     table = Table(title=None if title is None else escape(title), title_justify="left")
     table.add_column("trial")
     table.add_column("status")
     table.add_column("epochs", justify="right")
     table.add_column("best epoch", justify="right")
-    table.add_column("val MAPE %", justify="right")
+    table.add_column(f"val {objective.label}" + (" %" * objective.needs_positive), justify="right")
     table.add_column("folds", justify="right")
     table.add_column("hyperparameters", overflow="fold")
     for record in records:
@@ -62,8 +70,8 @@ def trials_table(records: list[TrialRecord], title: str | None = None) -> Table:
             record.status,
             "-" if record.epochs is None else str(record.epochs),
             "-" if record.best_epoch is None else str(record.best_epoch),
-            score_text(record),
-            fold_scores(record),
+            score_text(record, objective),
+            fold_scores(record, objective),
             details,
         )
     return table

@@ -133,6 +133,13 @@ class RunDir:
 
         return Splits.load(self.path / SPLITS_JSON)
 
+    @property
+    def objective(self):
+        """The run's ``Objective`` (``--objective``; MAPE for runs from before it)."""
+        from houses_tune.objective import get_objective
+
+        return get_objective(self._settings.get("dataset", {}).get("objective"))
+
     def load_dataset(self):
         """Load the run's dataset again, checking it is the same data the search saw.
 

@@ -23,6 +23,7 @@ _LAZY = {
     "build_model": "houses_tune.search_spaces.blocks",
     "input_names": "houses_tune.search_spaces.blocks",
     "PriceMAPE": "houses_tune.search_spaces.metrics",
+    "PriceMAE": "houses_tune.search_spaces.metrics",
     "PriceMAPELoss": "houses_tune.search_spaces.metrics",
     "LogPriceMSE": "houses_tune.search_spaces.metrics",
     "price_ape": "houses_tune.search_spaces.metrics",

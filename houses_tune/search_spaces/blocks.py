@@ -21,9 +21,10 @@ from keras import layers
 from houses_tune.data.model_data import MONTAGE as MONTAGE_INPUT
 from houses_tune.data.model_data import photo_input
 from houses_tune.data.photos import montage_grid
+from houses_tune.objective import MAPE, Objective
 from houses_tune.search_spaces.backbones import BACKBONES, build_backbone, network_of
 from houses_tune.search_spaces.layers import photo_sequence
-from houses_tune.search_spaces.metrics import LogPriceMSE, PriceMAPE, PriceMAPELoss
+from houses_tune.search_spaces.metrics import LogPriceMSE, PriceMAPELoss, objective_metric
 from houses_tune.search_spaces.space import (
     ATTRIBUTES,
     BACKBONE,
@@ -385,6 +386,7 @@ def _when(hp, space: Space, conditions):
 
 
 def _loss(name: str, transform, typical_target: float):
+    # typical_target: the mean magnitude of the fit rows' targets (sizes Huber's threshold).
     if name == "mape":
         return PriceMAPELoss(transform.name, transform.scale)
     if name == "msle":
@@ -458,6 +460,7 @@ def build_model(
     transforms: Callable[[str], Any],
     fit_prices: np.ndarray,
     weights: str | None = None,
+    objective: Objective = MAPE,
 ) -> keras.Model:
     """Assemble the blocks for one trial and compile the model.
 
@@ -470,6 +473,7 @@ def build_model(
         fit_prices: Prices in dollars of the rows the model learns from (to start the
             output bias at the mean target, and to size Huber's threshold).
         weights: ``--weights`` of pretrained backbones (a fine-tuned one is built here).
+        objective: The run's objective (the model's metric).
 
     Returns:
         A compiled ``keras.Model`` whose inputs are named like ``ModelData.inputs`` keys
@@ -527,8 +531,8 @@ def build_model(
     model = keras.Model(inputs, output, name=f"houses_{modality}")
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, *slow),
-        loss=_loss(loss, transform, float(np.mean(targets))),
-        metrics=[PriceMAPE(transform.name, transform.scale)],
+        loss=_loss(loss, transform, float(np.mean(np.abs(targets)))),
+        metrics=[objective_metric(objective, transform)],
         steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model

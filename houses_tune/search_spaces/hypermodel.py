@@ -33,7 +33,7 @@ class HousesHyperModel(keras_tuner.HyperModel):
         self._inputs: dict[tuple, dict] = {}
 
     def build(self, hp, fit_rows=None, seed: int | None = None) -> keras.Model:
-        """Build and compile the model for ``hp`` (metric ``price_mape``).
+        """Build and compile the model for ``hp`` (metric: the dataset's objective's).
 
         Args:
             hp: The trial's hyperparameters.
@@ -51,6 +51,7 @@ class HousesHyperModel(keras_tuner.HyperModel):
             self.data.transform,
             self.data.prices(rows),
             self.data.weights,
+            self.data.table.objective,
         )
 
     def target(self, hp):

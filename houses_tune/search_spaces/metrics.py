@@ -6,7 +6,7 @@ All are registered serializable, so saved models load with ``safe_mode=True``.
 import keras
 from keras import ops
 
-from houses_tune.objective import METRIC
+from houses_tune.objective import MAPE, Objective
 
 # exp() of a larger log-price error overflows float32; such a prediction is
 # hopeless anyway, so its error is capped (at about 5e34 %) instead of inf/NaN.
@@ -42,31 +42,38 @@ def price_ape(y_true, y_pred, transform: str, scale: float = 1.0, cap: float = _
     return 100.0 * ops.abs(prices_true - prices_pred) / denominator
 
 
-@keras.saving.register_keras_serializable(package="houses_tune")
-class PriceMAPE(keras.metrics.Metric):
-    """Mean absolute percentage error on prices in dollars, whatever the target transform.
+def price_ae(y_true, y_pred, transform: str, scale: float = 1.0, cap: float = _MAX_LOG_ERROR):
+    """Absolute errors of prices (in dollars), from targets in ``transform`` space.
 
-    Reported as ``price_mape`` (``val_price_mape`` on validation data): the
-    objective of every trial, so trials with different losses and target
-    transforms are compared on the same scale.
-
-    Args:
-        transform: The trial's target transform name (``"max_scale"`` or ``"log"``).
-        scale: The transform's scale (max training price for ``max_scale``).
-        name: Metric name.
-        dtype: Metric dtype.
+    Same arguments as ``price_ape``; no division, so any sign of target is fine
+    (``max_scale``; ``log`` targets are positive by construction).
     """
+    y_true = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+    y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
+    if transform == "log":
+        # |p - q| = p |1 - exp(ln q - ln p)|, capped like price_ape.
+        return ops.exp(y_true) * ops.abs(1.0 - ops.exp(ops.clip(y_pred - y_true, -cap, cap)))
+    if transform != "max_scale":
+        raise ValueError(f"unknown target transform {transform!r}")
+    return ops.abs(y_true - y_pred) * scale
 
-    def __init__(self, transform="max_scale", scale=1.0, name=METRIC, dtype=None):
+
+class _MeanPriceError(keras.metrics.Metric):
+    """The mean of ``_errors`` over the rows seen; subclasses say which errors."""
+
+    def __init__(self, transform="max_scale", scale=1.0, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.transform = transform
         self.scale = float(scale)
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
+    def _errors(self, y_true, y_pred):
+        raise NotImplementedError
+
     def update_state(self, y_true, y_pred, sample_weight=None):
-        """Accumulate the percentage errors of one batch."""
-        errors = price_ape(y_true, y_pred, self.transform, self.scale)
+        """Accumulate the errors of one batch."""
+        errors = self._errors(y_true, y_pred)
         weights = ops.ones_like(errors)
         if sample_weight is not None:
             weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,)) * weights
@@ -74,7 +81,7 @@ class PriceMAPE(keras.metrics.Metric):
         self.count.assign_add(ops.cast(ops.sum(weights), self.dtype))
 
     def result(self):
-        """The mean percentage error so far."""
+        """The mean error so far."""
         return ops.divide_no_nan(self.total, self.count)
 
     def reset_state(self):
@@ -90,6 +97,46 @@ class PriceMAPE(keras.metrics.Metric):
             "name": self.name,
             "dtype": self.dtype,
         }
+
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class PriceMAPE(_MeanPriceError):
+    """Mean absolute percentage error on prices in dollars, whatever the target transform.
+
+    Reported as ``price_mape`` (``val_price_mape`` on validation data): the
+    ``mape`` objective, so trials with different losses and target transforms are
+    compared on the same scale.
+
+    Args:
+        transform: The trial's target transform name (``"max_scale"`` or ``"log"``).
+        scale: The transform's scale (max training price for ``max_scale``).
+        name: Metric name.
+        dtype: Metric dtype.
+    """
+
+    def __init__(self, transform="max_scale", scale=1.0, name=MAPE.metric, dtype=None):
+        super().__init__(transform, scale, name=name, dtype=dtype)
+
+    def _errors(self, y_true, y_pred):
+        return price_ape(y_true, y_pred, self.transform, self.scale)
+
+
+@keras.saving.register_keras_serializable(package="houses_tune")
+class PriceMAE(_MeanPriceError):
+    """Mean absolute error of prices (the target's units), whatever the target transform:
+    ``price_mae``, the ``mae`` objective. Arguments as ``PriceMAPE``'s."""
+
+    def __init__(self, transform="max_scale", scale=1.0, name="price_mae", dtype=None):
+        super().__init__(transform, scale, name=name, dtype=dtype)
+
+    def _errors(self, y_true, y_pred):
+        return price_ae(y_true, y_pred, self.transform, self.scale)
+
+
+def objective_metric(objective: Objective, transform) -> keras.metrics.Metric:
+    """The Keras metric of ``objective`` for a fitted ``TargetTransform``."""
+    kind = {"mape": PriceMAPE, "mae": PriceMAE}[objective.name]
+    return kind(transform.name, transform.scale, name=objective.metric)
 
 
 @keras.saving.register_keras_serializable(package="houses_tune")

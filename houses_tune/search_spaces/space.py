@@ -408,6 +408,30 @@ class Space:
         modality = narrow(self["modality"], keep if len(keep) > 1 else keep[0])
         return dataclasses.replace(self, params={**self.params, "modality": modality})
 
+    def for_target(self, positive: bool) -> Space:
+        """This space, or for targets that are not all positive, without what needs them:
+        the log target (the network predicts target / max |target| instead) and the
+        ``mape`` and ``msle`` losses.
+
+        Raises:
+            SpaceError: The space allows only those losses.
+        """
+        if positive:
+            return self
+        loss = self["loss"]
+        keep = [v for v in loss.values if v not in ("mape", "msle")]
+        if not keep:
+            raise SpaceError(
+                f"space {self.name!r}: loss ({loss.describe()}) needs positive targets; the "
+                "dataset has zero or negative ones"
+            )
+        params = {
+            **self.params,
+            "target_transform": narrow(CATALOGUE["target_transform"], "max_scale"),
+            "loss": narrow(loss, keep if len(keep) > 1 else keep[0]),
+        }
+        return dataclasses.replace(self, params=params)
+
     def active_params(self) -> list[Param]:
         """The parameters that can be active in this space, in catalogue order."""
         return [p for name, p in self.params.items() if self.can_be_active(name)]

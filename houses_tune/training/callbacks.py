@@ -8,7 +8,7 @@ from typing import Any
 import keras
 import keras_tuner
 
-from houses_tune.objective import OBJECTIVE
+from houses_tune.objective import MAPE
 
 
 def check_finite(logs: dict[str, Any] | None, epoch: int) -> None:
@@ -26,7 +26,8 @@ def check_finite(logs: dict[str, Any] | None, epoch: int) -> None:
 
 
 class BestWeights(keras.callbacks.Callback):
-    """Early stopping on the fold's validation MAPE; the best weights are restored at the end.
+    """Early stopping on the fold's validation objective; the best weights are restored at
+    the end.
 
     Unlike ``keras.callbacks.EarlyStopping``, a model resumed from a checkpoint starts from
     that checkpoint's score and weights: if training never beats them, they are kept.
@@ -34,11 +35,15 @@ class BestWeights(keras.callbacks.Callback):
     Args:
         patience: Epochs without improvement before training stops (None: never stops).
         best: Score of the starting weights (a resumed fold), or None.
+        monitor: The objective's key in the epoch logs (``Objective.monitor``).
     """
 
-    def __init__(self, patience: int | None, best: float | None = None) -> None:
+    def __init__(
+        self, patience: int | None, best: float | None = None, monitor: str = MAPE.monitor
+    ) -> None:
         super().__init__()
         self.patience = patience
+        self.monitor = monitor
         self.best = math.inf if best is None else best
         self.best_epoch: int | None = None  # 0-based, as Keras counts (initial epochs included)
         self.stopped_early = False
@@ -51,7 +56,7 @@ class BestWeights(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         check_finite(logs, epoch)
-        score = float((logs or {}).get(OBJECTIVE, math.nan))
+        score = float((logs or {}).get(self.monitor, math.nan))
         if math.isfinite(score) and score < self.best:
             self.best, self.best_epoch, self._wait = score, epoch, 0
             self._best_weights = self.model.get_weights()

@@ -2,9 +2,9 @@
 
 A trial of the search trains its configuration on every fold of the search rows (fold k
 learns from the other folds and stops on its own validation rows, best weights restored)
-and is scored by the mean of the folds' best validation MAPE. The folds are trained one
-after another in this process: ``benchmarks/trial_cost.py`` measures why (the README has
-the figures).
+and is scored by the mean of the folds' best validation objective (MAPE or MAE). The
+folds are trained one after another in this process: ``benchmarks/trial_cost.py`` measures
+why (the README has the figures).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from houses_tune.objective import OBJECTIVE
 from houses_tune.run import (
     HISTORY_JSON,
     atomic_path,
@@ -70,7 +69,7 @@ class FoldResult:
 
     Attributes:
         fold: 1-based fold number.
-        score: Best validation MAPE (%), None without validation rows or a finite score.
+        score: Best validation objective, None without validation rows or a finite score.
         best_epoch: 1-based epoch of ``score`` (counting epochs inherited on promotion).
         epoch: Epoch the model reached.
         trained: Epochs trained by this call (0 for a fold carried over unchanged).
@@ -190,7 +189,7 @@ def train_fold(
     """Train one fold model (on ``reusable``'s model if given, else on a new one).
 
     With validation rows it is early-stopped on them (``patience`` epochs without a better
-    validation MAPE) and ends with its best weights; without, it trains ``epochs`` epochs.
+    validation objective) and ends with its best weights; without, it trains ``epochs`` epochs.
 
     Args:
         hypermodel: The ``HousesHyperModel``.
@@ -220,7 +219,9 @@ def train_fold(
     x, y = hypermodel.arrays(hp, fit_rows, model)
     validation = hypermodel.arrays(hp, val_rows, model) if len(val_rows) else None
     stopping = BestWeights(
-        patience if validation else None, start.result.score if start is not None else None
+        patience if validation else None,
+        start.result.score if start is not None else None,
+        monitor=hypermodel.data.table.objective.monitor,
     )
     listener.fold_begin(fold)
     history = model.fit(
@@ -363,7 +364,7 @@ class TrialFolds:
             scores = [r.score for r in results if r.score is not None]
             if not scores:
                 raise _failed("no fold model has a finite validation score")
-            return {OBJECTIVE: float(np.mean(scores))}
+            return {self.hypermodel.data.table.objective.monitor: float(np.mean(scores))}
         finally:
             self._write_history(
                 folder, results, listener.epochs, initial_epoch, epochs, started, stopped_by_time

@@ -4,7 +4,7 @@ The tuner is KerasTuner's ``Tuner`` with the oracle of the plan (``HyperbandOrac
 ``RandomSearchOracle`` or ``BayesianOptimizationOracle``: all that ``keras_tuner.Hyperband``
 and the others add to ``Tuner``) and a few hooks: ``run_trial`` trains the trial's
 configuration on every fold (KerasTuner's documented way to change how a trial is
-evaluated) and returns the mean validation MAPE, and the hooks report to a
+evaluated) and returns the mean validation objective, and the hooks report to a
 ``SearchMonitor`` (TensorBoard, progress, time budget, deferred Ctrl-C). The search loop,
 the oracles' algorithms and trial state are KerasTuner's.
 
@@ -34,7 +34,6 @@ from typing import Any
 import keras_tuner
 
 from houses_tune.errors import TooManyFailedTrials, WriteError, last_line
-from houses_tune.objective import OBJECTIVE
 from houses_tune.training.folds import TrialFolds
 from houses_tune.tuner.budget import SearchPlan
 from houses_tune.tuner.distributed.oracle import LostWorkerGuards
@@ -187,10 +186,10 @@ def build_tuner(
         **tuner_kwargs: Passed to the KerasTuner class (e.g. ``distribution_strategy``).
 
     Returns:
-        A KerasTuner tuner with the objective ``val_price_mape`` (min).
+        A KerasTuner tuner with the dataset's objective (``val_price_mape``, min).
     """
     common = dict(
-        objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
+        objective=keras_tuner.Objective(hypermodel.data.table.objective.monitor, "min"),
         seed=seed,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=None,  # counted by _RunOracle, after the save

@@ -143,7 +143,8 @@ class SearchMonitor(Listener):
         if self.progress:
             self.progress.trial_end(score)
             if self.verbose:
-                self.progress.log(_trial_line(trial_id, status, score, message, history))
+                line = _trial_line(trial_id, status, score, message, history, self.progress)
+                self.progress.log(line)
 
     # Listener of the fold training.
 
@@ -166,12 +167,14 @@ class SearchMonitor(Listener):
             self.tensorboard.close()
 
 
-def _trial_line(trial_id: str, status: str, score, message, history: dict) -> str:
+def _trial_line(trial_id: str, status: str, score, message, history: dict, progress) -> str:
     folds = history.get("folds", [])
     if score is not None:
-        what = f"val MAPE {score:.2f}%"
+        objective = progress.objective
+        what = f"val {objective.label} {objective.format(score)}"
         if len(folds) > 1:
-            what += f" ± {history.get('score_std') or 0:.2f} over {len(folds)} folds"
+            spread = objective.number(history.get("score_std") or 0)
+            what += f" ± {spread} over {len(folds)} folds"
     else:
         what = status.lower()
         if message:

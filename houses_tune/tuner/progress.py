@@ -1,7 +1,7 @@
 """The live progress line of a search, drawn with rich on stderr.
 
 One line: a bar over the budget (epochs, or seconds for a duration budget), then
-trials done of planned, epochs spent of budget, best validation MAPE so far, elapsed time
+trials done of planned, epochs spent of budget, best validation score so far, elapsed time
 and the estimated time left. When stderr is not a terminal rich draws it once, at the end.
 """
 
@@ -11,6 +11,8 @@ import time
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
+
+from houses_tune.objective import MAPE, Objective
 
 
 def _clock(seconds: float | None) -> str:
@@ -30,7 +32,8 @@ class SearchProgress:
         budget_seconds: Seconds left to this session for a duration budget, else None.
         trials_done: Trials ended in earlier sessions of the run.
         epochs_done: Epochs trained in earlier sessions of the run.
-        best: Best validation MAPE of earlier sessions.
+        best: Best validation objective of earlier sessions.
+        objective: The run's objective (how scores are named and shown).
     """
 
     def __init__(
@@ -42,7 +45,9 @@ class SearchProgress:
         trials_done: int = 0,
         epochs_done: int = 0,
         best: float | None = None,
+        objective: Objective = MAPE,
     ) -> None:
+        self.objective = objective
         self.planned_trials = planned_trials
         self.budget_epochs = budget_epochs
         self.budget_seconds = budget_seconds
@@ -87,10 +92,11 @@ class SearchProgress:
         """The text part of the progress line."""
         planned = "" if self.planned_trials is None else f"/{self.planned_trials}"
         budget = "" if self.budget_epochs is None else f"/{self.budget_epochs}"
-        best = "-" if self.best is None else f"{self.best:.2f}%"
+        best = self.objective.format(self.best)
         return (
             f"trials {self.trials_done}{planned} · epochs {self.epochs_done}{budget} · "
-            f"best val MAPE {best} · {_clock(self.elapsed)} elapsed · ETA {_clock(self.eta())}"
+            f"best val {self.objective.label} {best} · {_clock(self.elapsed)} elapsed · "
+            f"ETA {_clock(self.eta())}"
         )
 
     def _refresh(self) -> None:

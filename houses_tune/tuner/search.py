@@ -114,6 +114,7 @@ def run_search(job: SearchJob, devices=None, console: Console | None = None) -> 
     space = load_space(settings.space)
     houses = load_dataset(settings.dataset, job_dataset_options(settings))
     space = space.for_data(bool(houses.schema.attributes), bool(houses.schema.images))
+    space = space.for_target(houses.positive)
     console = console or Console(stderr=True)
     for warning in houses.warnings:
         console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
@@ -183,6 +184,7 @@ def _start_session(job: SearchJob, space, houses, splits, devices) -> RunDir:
     """Write run.json (status running) and, for a new run, splits.json."""
     import keras
 
+    from houses_tune.search_spaces import load_space
     from houses_tune.versions import package_versions
 
     settings = job.settings
@@ -196,11 +198,15 @@ def _start_session(job: SearchJob, space, houses, splits, devices) -> RunDir:
         )
         return job.resumed
     space_ref = settings.space
-    if Path(settings.space).is_file():  # keep the run self-contained, the space's name included
+    is_file = Path(settings.space).is_file()
+    # A space file, or a preset narrowed to the data (Space.for_data, for_target), is copied
+    # into the run folder: the run is self-contained and export builds what was searched.
+    if is_file or space is not load_space(settings.space):
         import yaml
 
         text = yaml.safe_dump(space.to_dict(), sort_keys=False)
         write_bytes_atomic(job.folder / SPACE_YAML, text.encode())
+    if is_file:
         space_ref = str(Path(settings.space).resolve())
     info = {
         "name": job.name,
@@ -214,6 +220,7 @@ def _start_session(job: SearchJob, space, houses, splits, devices) -> RunDir:
             "options": job_dataset_options(settings).to_dict(),
             "schema": houses.schema.to_dict(),
             "text_categories": houses.text_categories,
+            "objective": houses.objective.name,
             "min_zip_count": (houses.min_group or ("", 0))[1],
             "houses": len(houses),
             "total": houses.total,
@@ -276,6 +283,7 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
         trials_done=trials_before,
         epochs_done=epochs_before,
         best=best_before,
+        objective=houses.objective,
     )
     monitor = SearchMonitor(run.tuner_dir, None, progress, deadline, settings.verbose)
     folds = TrialFolds(
@@ -302,7 +310,11 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
                 **settings.tuner_kwargs,
             )
             monitor.tensorboard = TensorBoardLogger(
-                run.tensorboard_dir, space_hparams(tuner, plan), trials_before, best_before
+                run.tensorboard_dir,
+                space_hparams(tuner, plan),
+                trials_before,
+                best_before,
+                objective=houses.objective,
             )
             if seconds_left is not None and seconds_left <= 0:
                 raise TimeBudgetReached

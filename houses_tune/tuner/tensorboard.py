@@ -12,6 +12,8 @@ Layout under ``results/<run>/tensorboard/``:
   run-level series ``search/best_val_price_mape`` (best so far) and
   ``search/trial_val_price_mape`` against the trial number.
 
+With ``--objective mae`` every ``price_mape`` above is ``price_mae``.
+
 Events are written in the search's own thread (``_EventFile``), not by tensorboardX's
 ``SummaryWriter``, whose background thread dies with a traceback when a write fails (a
 full disk) and whose queue then blocks the search for good.
@@ -28,13 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from houses_tune.errors import WriteError, cannot_write
-from houses_tune.objective import OBJECTIVE
+from houses_tune.objective import MAPE, Objective
 
-STD_TAG = f"{OBJECTIVE}_std"
 #: Events reach the disk (and a live TensorBoard) at least this often, and at trial ends.
 FLUSH_S = 5.0
-BEST_SO_FAR_TAG = f"search/best_{OBJECTIVE}"
-TRIAL_SCORE_TAG = f"search/trial_{OBJECTIVE}"
 
 
 def _hparam_value(value: Any) -> Any:
@@ -136,6 +135,7 @@ class TensorBoardLogger:
         best_so_far: Best objective of earlier sessions, or None.
         run_series: Write the run-level series. False in a distributed worker: they need
             the order in which trials end across all workers, which only the chief knows.
+        objective: The run's objective (its scalars' names).
     """
 
     def __init__(
@@ -145,9 +145,12 @@ class TensorBoardLogger:
         trials_done: int = 0,
         best_so_far: float | None = None,
         run_series: bool = True,
+        objective: Objective = MAPE,
     ) -> None:
         from tensorboardX.summary import hparams as hparams_summaries
 
+        self.score_tag = objective.monitor
+        self.std_tag = f"{objective.monitor}_std"
         self.logdir = Path(logdir)
         self.trials_done = trials_done
         self.best_so_far = best_so_far
@@ -157,7 +160,7 @@ class TensorBoardLogger:
         self._trial_id: str | None = None
         self._root = _EventFile(self.logdir)
         values = {name: _hparam_value(v) for name, v in sorted(hparams.items())}
-        experiment, _, _ = hparams_summaries(values, {OBJECTIVE: None, STD_TAG: None})
+        experiment, _, _ = hparams_summaries(values, {self.score_tag: None, self.std_tag: None})
         self._root.add(experiment)
         self._root.flush()
 
@@ -208,8 +211,8 @@ class TensorBoardLogger:
 
         if self._session is not None and trial_id == self._trial_id:
             if score is not None:
-                self._session.add_scalar(OBJECTIVE, score, max(step, 1))
-                self._session.add_scalar(STD_TAG, std or 0.0, max(step, 1))
+                self._session.add_scalar(self.score_tag, score, max(step, 1))
+                self._session.add_scalar(self.std_tag, std or 0.0, max(step, 1))
                 _, _, end = hparams_summaries({}, {})
             else:
                 end = _failed_session_end()
@@ -219,11 +222,13 @@ class TensorBoardLogger:
             return
         self.trials_done += 1
         if score is not None:
-            self._root.add_scalar(TRIAL_SCORE_TAG, score, self.trials_done)
+            self._root.add_scalar(f"search/trial_{self.score_tag}", score, self.trials_done)
             if self.best_so_far is None or score < self.best_so_far:
                 self.best_so_far = score
         if self.best_so_far is not None:
-            self._root.add_scalar(BEST_SO_FAR_TAG, self.best_so_far, self.trials_done)
+            self._root.add_scalar(
+                f"search/best_{self.score_tag}", self.best_so_far, self.trials_done
+            )
         self._root.flush()
 
     def _close_trial(self) -> None:

@@ -332,8 +332,8 @@ BAD_INPUTS = {
     "target negative": (
         lambda csv: set_cell(csv, 4, "price", "-3"),
         NONE,
-        "{csv} line 4, column price: must be positive (the MAPE objective and the log target "
-        "need positive values), found -3",
+        "{csv} line 4, column price: must be positive for the MAPE objective, found -3 "
+        "(--objective mae scores targets that can be zero or negative)",
     ),
     **{
         f"unknown {key} column": (

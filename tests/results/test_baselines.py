@@ -10,10 +10,11 @@ from houses_tune.results.baselines import group_median_prices, ridge_prices
 
 
 class _Table:
-    """What the simple baselines read of a ``Table``: its frame and schema."""
+    """What the simple baselines read of a ``Table``: its frame, schema and target sign."""
 
     def __init__(self, frame, schema=HOUSES_SCHEMA):
         self.frame, self.schema = frame, schema
+        self.positive = bool((frame[schema.target] > 0).all())
 
 
 def _frame():

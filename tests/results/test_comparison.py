@@ -29,10 +29,11 @@ def test_with_cross_validation_the_folds_decide_against_the_best_baseline():
     cv = {
         "k": 5,
         "models": {
-            EXPORTED: {"fold_mape": [20.0, 28.0, 19.0, 21.0, 20.5], "mape_mean": 21.7},
-            "ridge on log price": {"fold_mape": [22.0, 31.0, 21.5, 23.0, 22.0], "mape_mean": 23.9},
-            "gradient boosting on log price": {"fold_mape": [21.0, 29.5, 20.0, 22.5, 21.5],
-                                               "mape_mean": 22.9},
+            EXPORTED: {"fold_scores": [20.0, 28.0, 19.0, 21.0, 20.5], "score_mean": 21.7},
+            "ridge on log price": {"fold_scores": [22.0, 31.0, 21.5, 23.0, 22.0],
+                                   "score_mean": 23.9},
+            "gradient boosting on log price": {"fold_scores": [21.0, 29.5, 20.0, 22.5, 21.5],
+                                               "score_mean": 22.9},
         },
     }  # fmt: skip
     test = {

@@ -44,11 +44,11 @@ def test_the_exported_pipeline_never_sees_an_outer_folds_test_houses(tiny_datase
         assert set(fit_rows) == set(train)  # preprocessing fitted on the outer training rows
         assert all(set(rows) == set(train) for rows in inner)
         assert not set(fit_rows) & set(test)
-    constant = result["models"][crossval.EXPORTED]["fold_mape"]
+    constant = result["models"][crossval.EXPORTED]["fold_scores"]
     prices = houses.frame["price"].to_numpy()
     assert constant == pytest.approx(
         [100 * np.mean(np.abs(5e5 - prices[test]) / prices[test]) for _, test in outer]
     )
     assert result["difference_to_ridge"] == pytest.approx(
-        np.subtract(constant, result["models"][RIDGE]["fold_mape"])
+        np.subtract(constant, result["models"][RIDGE]["fold_scores"])
     )

@@ -136,10 +136,11 @@ def test_metrics_match_a_hand_computation_from_predictions_csv(exported):
     assert test["r2"] == pytest.approx(r2)
     assert test["within_10"] == pytest.approx(100 * (ape <= 10).mean())
     assert test["within_20"] == pytest.approx(100 * (ape <= 20).mean())
+    assert metrics["objective"] == "mape" and test["score"] == test["mape"]
     for zipcode, part in frame.groupby("zipcode"):
-        got = test["mape_per_group"][str(zipcode)]
+        got = test["per_group"][str(zipcode)]
         assert got["n"] == len(part)
-        assert got["mape"] == pytest.approx(ape[part.index].mean())
+        assert got["score"] == pytest.approx(ape[part.index].mean())
     assert metrics["saved_model"] and metrics["max_relative_difference"] < 1e-4
 
 
@@ -149,9 +150,9 @@ def test_cross_validation_scores_everything_on_the_same_folds(exported):
     assert cv["k"] == 2 and cv["fold_sizes"] == [20, 20]
     assert set(cv["models"]) == {EXPORTED, GROUP_MEDIAN, RIDGE, BOOSTING}  # --no-baselines
     for model in cv["models"].values():
-        assert len(model["fold_mape"]) == 2
-        assert model["mape_mean"] == pytest.approx(np.mean(model["fold_mape"]))
-    ours, ridge = cv["models"][EXPORTED]["fold_mape"], cv["models"][RIDGE]["fold_mape"]
+        assert len(model["fold_scores"]) == 2
+        assert model["score_mean"] == pytest.approx(np.mean(model["fold_scores"]))
+    ours, ridge = cv["models"][EXPORTED]["fold_scores"], cv["models"][RIDGE]["fold_scores"]
     assert cv["difference_to_ridge"] == pytest.approx(
         [a - b for a, b in zip(ours, ridge, strict=True)]
     )
@@ -173,7 +174,7 @@ def test_report_holds_the_numbers_the_baselines_and_one_verdict(exported):
         assert f"${metrics['test']['mae']:,.0f}" in text
         assert "a bag of the 3 fold models" in text
         for label, baseline in metrics["baselines"].items():
-            assert label in text and f"{baseline['test_mape']:.2f}%" in text
+            assert label in text and f"{baseline['test_score']:.2f}%" in text
             said = "beat" if baseline["beaten"] else "did NOT beat"
             assert f"the export {said} the {label}" in text or "tied with" in text
         assert "2-fold cross-validation" in text and f"exported minus {RIDGE}" in text
@@ -211,7 +212,7 @@ def test_tutorial_networks_are_cross_validated_once_per_fold(run, tmp_path, monk
     assert calls == split + folds
     cv = result.summary["cv"]
     for label, _ in TUTORIALS:
-        assert cv["models"][label]["fold_mape"] == pytest.approx([1.0, 1.0])  # seed 0: 1% off
+        assert cv["models"][label]["fold_scores"] == pytest.approx([1.0, 1.0])  # seed 0: 1% off
 
 
 def test_a_second_export_reuses_the_tutorial_baselines(run, tmp_path, monkeypatch):
@@ -224,8 +225,8 @@ def test_a_second_export_reuses_the_tutorial_baselines(run, tmp_path, monkeypatc
     for label, _ in TUTORIALS:
         assert first.summary["baselines"][label]["cached"] == [False, False]
         assert again.summary["baselines"][label]["cached"] == [True, True]
-        assert again.summary["baselines"][label]["seed_mape"] == pytest.approx(
-            first.summary["baselines"][label]["seed_mape"]
+        assert again.summary["baselines"][label]["seed_scores"] == pytest.approx(
+            first.summary["baselines"][label]["seed_scores"]
         )
     report = (again.out / "report.md").read_text()
     assert "6 of these 6 trainings were reused from the baseline cache" in report
@@ -428,7 +429,7 @@ def test_a_model_predicting_non_finite_prices_fails_before_the_baselines(run, tm
         def predict(self, inputs, verbose=0, batch_size=None):
             return np.full((10, 1), np.nan)
 
-    monkeypatch.setattr(serving, "build_serving_model", lambda *args: Diverged())
+    monkeypatch.setattr(serving, "build_serving_model", lambda *args, **kwargs: Diverged())
     monkeypatch.setattr(export, "_test_inputs", lambda *args: {})
     monkeypatch.setattr(baselines, "simple_prices", lambda *a, **k: pytest.fail("baselines ran"))
     with pytest.raises(ExportError, match="non-finite prices"):
@@ -475,8 +476,8 @@ def test_tutorial_baselines_are_scored_by_their_median_over_seeds(run, tmp_path,
     for label, (seed_mape, median) in expected.items():
         got = metrics["baselines"][label]
         assert got["seeds"] == [5, 6, 7]
-        assert got["seed_mape"] == pytest.approx(seed_mape)
-        assert got["test_mape"] == pytest.approx(median)
+        assert got["seed_scores"] == pytest.approx(seed_mape)
+        assert got["test_score"] == pytest.approx(median)
         assert got["beaten"] == (ours < median)
         cell = f"{median:.2f}% (median of 3 seeds; {min(seed_mape):.2f}–{max(seed_mape):.2f}%)"
         assert f"| {label} | {cell} |" in markdown

@@ -12,7 +12,7 @@ PNG = base64.b64decode(
 
 
 def summary() -> dict:
-    trial = {"id": "0007", "val_mape": 21.5, "val_mape_std": 1.25, "fold_mape": [20.25, 22.75],
+    trial = {"id": "0007", "val_score": 21.5, "val_score_std": 1.25, "fold_scores": [20.25, 22.75],
              "epochs": 9, "best_epoch": 7,
              "hyperparameters": {"tile": 32, "modality": "mixed", "loss": "<mape>"}}  # fmt: skip
     return {
@@ -22,6 +22,7 @@ def summary() -> dict:
         "seed": 0,
         "test": {
             "n": 91,
+            "score": 20.0,
             "mape": 20.0,
             "mape_std": 15.5,
             "median_ape": 16.25,
@@ -30,19 +31,23 @@ def summary() -> dict:
             "r2": 0.61,
             "within_10": 30.8,
             "within_20": 56.0,
-            "mape_per_group": {"92880": {"n": 20, "mape": 12.34}},
+            "per_group": {"92880": {"n": 20, "score": 12.34}},
         },  # fmt: skip
         "baselines": {
             "tutorial MLP (attributes)": {
-                "test_mape": 22.71,
+                "test_score": 22.71,
                 "beaten": True,
                 "reference_mape": 22.71,
                 "seeds": [0],
-                "seed_mape": [22.71],
+                "seed_scores": [22.71],
                 "cached": [True],
             },
-            "ridge on log price": {"test_mape": 19.5, "beaten": False, "reference_mape": 19.65},
-            "per-group median price": {"test_mape": 20.001, "beaten": True, "reference_mape": None},
+            "ridge on log price": {"test_score": 19.5, "beaten": False, "reference_mape": 19.65},
+            "per-group median price": {
+                "test_score": 20.001,
+                "beaten": True,
+                "reference_mape": None,
+            },
         },  # fmt: skip
         "baseline_epochs": 200,
         "verdict": {
@@ -56,16 +61,17 @@ def summary() -> dict:
             "fold_sizes": [121, 121, 120],
             "models": {
                 "exported model": {
-                    "fold_mape": [19.0, 21.0, 23.0],
-                    "mape_mean": 21.0,
-                    "mape_std": 1.63,
+                    "fold_scores": [19.0, 21.0, 23.0],
+                    "score_mean": 21.0,
+                    "score_std": 1.63,
                 },
                 "ridge on log price": {
-                    "fold_mape": [20.0, 24.0, 22.0],
-                    "mape_mean": 22.0,
-                    "mape_std": 1.63,
+                    "fold_scores": [20.0, 24.0, 22.0],
+                    "score_mean": 22.0,
+                    "score_std": 1.63,
                 },
             },
+            "ridge": "ridge on log price",
             "difference_to_ridge": [-1.0, -3.0, 1.0],
             "folds_won_vs_ridge": 2,
         },  # fmt: skip
@@ -106,6 +112,7 @@ def test_markdown_and_html_hold_the_same_numbers():
     assert "<strong>The exported model is not clearly" in page
     assert "**The exported model is not clearly" in markdown
     assert "| tutorial MLP (attributes) | 22.71% | yes | 22.71% |" in markdown
+    assert "| metric | value |\n|---|---|\n| MAPE | 20.00% (std 15.50) |\n" in markdown
 
 
 def test_baseline_lines_say_plainly_who_won():

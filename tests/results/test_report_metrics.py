@@ -23,7 +23,7 @@ def test_price_metrics_by_hand():
     assert math.isclose(m["r2"], 1 - (100 + 2500 + 90000) / total)
     assert m["within_10"] == 50.0  # 10% counts as within 10%
     assert m["within_20"] == 50.0
-    assert m["mape_per_group"] == {"1": {"n": 2, "mape": 17.5}, "2": {"n": 2, "mape": 15.0}}
+    assert m["per_group"] == {"1": {"n": 2, "score": 17.5}, "2": {"n": 2, "score": 15.0}}
     assert mape(actual, predicted) == m["mape"]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from houses_tune.errors import SpaceError
-from houses_tune.objective import OBJECTIVE
+from houses_tune.objective import MAPE
 from houses_tune.search_spaces import (
     CATALOGUE,
     PRESETS,
@@ -46,7 +46,7 @@ def fit(hm, values, epochs=1, val=VAL):
 def test_every_preset_builds_and_trains_one_step(model_data, name):
     hm = hypermodel(model_data, name)
     model, result = fit(hm, {})
-    assert np.isfinite(result.history[OBJECTIVE][0]) and result.score is not None
+    assert np.isfinite(result.history[MAPE.monitor][0]) and result.score is not None
     assert set(result.history) == {"loss", "price_mape", "val_loss", "val_price_mape"}
     assert model.outputs[0].dtype == "float32" and model.outputs[0].shape == (None, 1)
     expected = set()
@@ -128,7 +128,7 @@ def test_tuner_space_matches_the_catalogue(model_data, tmp_path, name):
     """KerasTuner discovers exactly the hyperparameters (and conditions) `spaces show` lists."""
     tuner = keras_tuner.RandomSearch(
         hypermodel(model_data, name),
-        objective=keras_tuner.Objective(OBJECTIVE, "min"),
+        objective=keras_tuner.Objective(MAPE.monitor, "min"),
         max_trials=1,
         directory=tmp_path,
         project_name="p",

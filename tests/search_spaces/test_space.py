@@ -5,7 +5,7 @@ import json
 import pytest
 
 from houses_tune.errors import SpaceError
-from houses_tune.objective import OBJECTIVE
+from houses_tune.objective import MAPE
 from houses_tune.search_spaces import CATALOGUE, PRESETS, Space, load_space
 from houses_tune.search_spaces.space import narrow, parse_tuple
 
@@ -28,7 +28,7 @@ def test_presets_and_objective():
         "branched",
         "mixed",
     ]
-    assert OBJECTIVE == "val_price_mape"
+    assert MAPE.monitor == "val_price_mape"
     assert load_space("mixed") is PRESETS["mixed"]
     mixed = PRESETS["mixed"]
     fixed = {name for name, p in mixed.params.items() if p.is_fixed}

@@ -137,7 +137,10 @@ def run_worker(
             tuner = build_tuner(plan, hypermodel, run.path, search["seed"], folds, monitor=monitor)
             # Per-trial logs only: the chief writes the run-level series.
             monitor.tensorboard = TensorBoardLogger(
-                run.tensorboard_dir, space_hparams(tuner, plan), run_series=False
+                run.tensorboard_dir,
+                space_hparams(tuner, plan),
+                run_series=False,
+                objective=data.table.objective,
             )
             throttle_idle(tuner)
             silence_condition_print()
