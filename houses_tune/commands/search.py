@@ -200,9 +200,7 @@ def search(ctx, run_name, verbose, **options) -> None:
     # A resume's stored settings (backend, precision) decide the devices.
     devices = _select_devices(job.settings)
     outcome = run_search(job, devices, _stderr_console())
-    from houses_tune.run import RunDir
-
-    objective = RunDir(outcome.run_dir).objective
+    objective = outcome.objective
     best = (
         f"best val {objective.label} {objective.format(outcome.best_score)} "
         f"(trial {outcome.best_trial})"

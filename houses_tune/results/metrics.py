@@ -24,7 +24,7 @@ def percentage_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 def mape(actual: np.ndarray, predicted: np.ndarray) -> float:
     """Mean absolute percentage error in percent (the tutorials' and the search's score)."""
-    return float(np.mean(np.abs(percentage_errors(actual, predicted))))
+    return MAPE.score(actual, predicted)
 
 
 def price_metrics(

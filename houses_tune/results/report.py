@@ -26,6 +26,11 @@ def _objective(summary: dict) -> Objective:
     return get_objective(summary.get("objective"))
 
 
+def _positive(summary: dict) -> bool:
+    """Every target positive: errors in percent and a bag averaged in log-price space."""
+    return summary["dataset"].get("positive", True)
+
+
 def write_report(folder: Path, summary: dict, table, run_dir, chosen, members, trials) -> None:
     """Write plots/, metrics.json, report.md and report.html into ``folder``."""
     from houses_tune.results import plots
@@ -33,12 +38,14 @@ def write_report(folder: Path, summary: dict, table, run_dir, chosen, members, t
     objective = _objective(summary)
     scored = [t for t in trials if t.score is not None]
     best = next((i for i, t in enumerate(scored) if t.trial_id == chosen[0].trial_id), None)
-    error = "error_pct" if "error_pct" in table else "error"
+    percent = _positive(summary)  # predictions.csv has error_pct, else error
     images = {
         "predicted_vs_actual": plots.predicted_vs_actual(
             table[summary["dataset"].get("target", "price")], table["predicted"]
         ),
-        "error_distribution": plots.error_distribution(table[error], percent=error != "error"),
+        "error_distribution": plots.error_distribution(
+            table["error_pct" if percent else "error"], percent
+        ),
         "learning_curves": plots.learning_curves(_curves(run_dir, chosen, members, summary)),
         "trials": plots.trials_scatter(
             [t.epochs or 0 for t in scored], [t.score for t in scored], best, objective.label
@@ -114,7 +121,7 @@ def context(summary: dict, images: dict[str, bytes]) -> dict:
                 "name": name,
                 "title": PLOT_TITLES.get(name, name).format(
                     label=objective.label,
-                    errors="percentage errors" if test["mape"] is not None else "errors",
+                    errors="percentage errors" if _positive(summary) else "errors",
                 ),
                 "data": base64.b64encode(png).decode("ascii"),
             }
@@ -160,7 +167,7 @@ def _metric_rows(test: dict, items: str, objective: Objective) -> list[list[str]
             ["MAPE", f"{test['mape']:.2f}% (std {test['mape_std']:.2f})"],
             ["median absolute % error", f"{test['median_ape']:.2f}%"],
         ]
-    # Prices are shown as dollars; a target that can be negative in its own units.
+    # A MAPE run's target is a price (dollars); an MAE run's is in its own units.
     amount = (lambda v: f"${v:,.0f}") if objective.needs_positive else objective.number
     rows += [
         ["MAE", amount(test["mae"])],
@@ -189,7 +196,7 @@ def _lead(summary: dict) -> str:
             "for its mean best epoch (kept for comparison: the bag is the default)"
         )
     else:
-        space = "in log-price space" if summary["dataset"].get("positive", True) else "as they are"
+        space = "in log-price space" if _positive(summary) else "as they are"
         what = (
             f"a bag of the {exported['members']} fold models the search trained for trial "
             f"{ids}, averaged {space}"

@@ -145,9 +145,10 @@ def _baselines(
         }
         errors[label] = np.nan_to_num(objective.errors(actual, runs[median].prices), nan=np.inf)
     for label, prices in simple.items():
+        score = objective.score(actual, prices)
         summary[label] = {
-            "test_score": objective.score(actual, prices),
-            "beaten": bool(ours < objective.score(actual, prices)),
+            "test_score": score,
+            "beaten": bool(ours < score),
             "reference_mape": references.get(label),
         }
         errors[label] = objective.errors(actual, prices)

@@ -51,8 +51,13 @@ class HousesHyperModel(keras_tuner.HyperModel):
             self.data.transform,
             self.data.prices(rows),
             self.data.weights,
-            self.data.table.objective,
+            self.objective,
         )
+
+    @property
+    def objective(self):
+        """The dataset's ``Objective``: the models' metric and the trials' score."""
+        return self.data.table.objective
 
     def target(self, hp):
         """The trial's fitted ``TargetTransform``."""

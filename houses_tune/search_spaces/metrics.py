@@ -29,33 +29,32 @@ def price_ape(y_true, y_pred, transform: str, scale: float = 1.0, cap: float = _
     Returns:
         A float32 tensor of ``100 * |price_true - price_pred| / price_true``, flattened.
     """
-    y_true = ops.reshape(ops.cast(y_true, "float32"), (-1,))
-    y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
-    if transform == "log":
-        # |p - q| / p = |1 - exp(ln q - ln p)|: no dollars-sized floats needed.
-        ratio = ops.exp(ops.clip(y_pred - y_true, -cap, cap))
-        return 100.0 * ops.abs(1.0 - ratio)
-    if transform != "max_scale":
-        raise ValueError(f"unknown target transform {transform!r}")
-    prices_true, prices_pred = y_true * scale, y_pred * scale
-    denominator = ops.maximum(ops.abs(prices_true), keras.config.epsilon())
-    return 100.0 * ops.abs(prices_true - prices_pred) / denominator
+    return _price_errors(y_true, y_pred, transform, scale, cap, relative=True)
 
 
 def price_ae(y_true, y_pred, transform: str, scale: float = 1.0, cap: float = _MAX_LOG_ERROR):
-    """Absolute errors of prices (in dollars), from targets in ``transform`` space.
+    """Absolute errors of prices (in dollars): ``|price_true - price_pred|``, flattened.
 
     Same arguments as ``price_ape``; no division, so any sign of target is fine
     (``max_scale``; ``log`` targets are positive by construction).
     """
+    return _price_errors(y_true, y_pred, transform, scale, cap, relative=False)
+
+
+def _price_errors(y_true, y_pred, transform: str, scale: float, cap: float, relative: bool):
     y_true = ops.reshape(ops.cast(y_true, "float32"), (-1,))
     y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
     if transform == "log":
-        # |p - q| = p |1 - exp(ln q - ln p)|, capped like price_ape.
-        return ops.exp(y_true) * ops.abs(1.0 - ops.exp(ops.clip(y_pred - y_true, -cap, cap)))
+        # |p - q| / p = |1 - exp(ln q - ln p)|: no dollars-sized floats needed.
+        fraction = ops.abs(1.0 - ops.exp(ops.clip(y_pred - y_true, -cap, cap)))
+        return 100.0 * fraction if relative else ops.exp(y_true) * fraction
     if transform != "max_scale":
         raise ValueError(f"unknown target transform {transform!r}")
-    return ops.abs(y_true - y_pred) * scale
+    prices_true, prices_pred = y_true * scale, y_pred * scale
+    error = ops.abs(prices_true - prices_pred)
+    if not relative:
+        return error
+    return 100.0 * error / ops.maximum(ops.abs(prices_true), keras.config.epsilon())
 
 
 class _MeanPriceError(keras.metrics.Metric):

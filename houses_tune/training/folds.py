@@ -221,7 +221,7 @@ def train_fold(
     stopping = BestWeights(
         patience if validation else None,
         start.result.score if start is not None else None,
-        monitor=hypermodel.data.table.objective.monitor,
+        monitor=hypermodel.objective.monitor,
     )
     listener.fold_begin(fold)
     history = model.fit(
@@ -364,7 +364,7 @@ class TrialFolds:
             scores = [r.score for r in results if r.score is not None]
             if not scores:
                 raise _failed("no fold model has a finite validation score")
-            return {self.hypermodel.data.table.objective.monitor: float(np.mean(scores))}
+            return {self.hypermodel.objective.monitor: float(np.mean(scores))}
         finally:
             self._write_history(
                 folder, results, listener.epochs, initial_epoch, epochs, started, stopped_by_time

@@ -189,7 +189,7 @@ def build_tuner(
         A KerasTuner tuner with the dataset's objective (``val_price_mape``, min).
     """
     common = dict(
-        objective=keras_tuner.Objective(hypermodel.data.table.objective.monitor, "min"),
+        objective=keras_tuner.Objective(hypermodel.objective.monitor, direction="min"),
         seed=seed,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=None,  # counted by _RunOracle, after the save

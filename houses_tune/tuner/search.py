@@ -34,6 +34,7 @@ from houses_tune.errors import (
     WriteError,
     cannot_write,
 )
+from houses_tune.objective import MAPE, Objective
 from houses_tune.run import LOCK_FILE, SPACE_YAML, RunDir, RunLock, write_bytes_atomic
 from houses_tune.tuner.budget import SearchPlan
 from houses_tune.tuner.job import SearchJob
@@ -54,6 +55,7 @@ class SearchOutcome:
         epochs: Epochs of fold models trained in the run so far.
         session_epochs: Epochs trained in this session.
         best_score: Best objective so far, or None.
+        objective: What ``best_score`` is (the dataset's objective).
         best_trial: Id of the best trial, or None.
         elapsed: Seconds this session searched.
         resume_command: The command that continues this run.
@@ -68,6 +70,7 @@ class SearchOutcome:
     epochs: int = 0
     session_epochs: int = 0
     best_score: float | None = None
+    objective: Objective = MAPE
     best_trial: str | None = None
     elapsed: float = 0.0
     resume_command: str = ""
@@ -377,6 +380,7 @@ def _search(job: SearchJob, run: RunDir, space, houses, splits, devices, console
         epochs=epochs,
         session_epochs=monitor.epochs,
         best_score=best,
+        objective=houses.objective,
         best_trial=best_id,
         elapsed=elapsed,
         resume_command=job.resume_command(),

@@ -140,7 +140,7 @@ def run_worker(
                 run.tensorboard_dir,
                 space_hparams(tuner, plan),
                 run_series=False,
-                objective=data.table.objective,
+                objective=hypermodel.objective,
             )
             throttle_idle(tuner)
             silence_condition_print()
