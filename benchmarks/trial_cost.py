@@ -10,7 +10,9 @@ compile cache first and then again on the warm one, as later trials of a search 
 
 It also times the alternative for training the folds concurrently: one compiled model with
 5 heads, each learning from its own fold's rows (a masked loss), against the 5 fold models
-trained one after another. Not a test: run it by hand, e.g.
+trained one after another; and, for the floor under the attributes MLP's epoch, the
+trial's network and a bare ``keras.Sequential`` of the same widths fitted outside the
+search with a plain ``model.fit``. Not a test: run it by hand, e.g.
 
     python benchmarks/trial_cost.py                    # full dataset if found, else embedded
     python benchmarks/trial_cost.py --epochs 10 --backends jax
@@ -103,7 +105,7 @@ def _measure(dataset: Path | None, epochs: int) -> list[dict]:
         return fit(self, *args, callbacks=[*(callbacks or []), EpochClock()], **kwargs)
 
     keras.Model.fit = clocked_fit
-    rows = _stacked(dataset, epochs)
+    rows = _stacked(dataset, epochs) + _plain(dataset, 3 * epochs)
     with tempfile.TemporaryDirectory() as folder:
         for label, values in MODELS.items():
             for batch in (8, 32):
@@ -182,6 +184,56 @@ def _stacked(dataset: Path | None, epochs: int) -> list[dict]:
     return rows
 
 
+def _plain(dataset: Path | None, epochs: int) -> list[dict]:
+    """The attributes MLP's epoch outside the search: Keras' own floor.
+
+    The trial's network (built by houses-tune, fold 1's rows, validation on its own rows)
+    fitted with a plain ``model.fit`` (no early stopping, checkpoints or TensorBoard), and a
+    bare ``keras.Sequential`` of the same widths on random numbers of the same shapes.
+    """
+    import keras
+    import numpy as np
+
+    from houses_tune.data import ModelData, load_houses, make_splits
+    from houses_tune.search_spaces import HousesHyperModel, load_space
+    from houses_tune.search_spaces.blocks import STEPS_PER_EXECUTION
+
+    houses = load_houses(dataset)
+    splits = make_splits(len(houses))
+    hypermodel = HousesHyperModel(load_space("mixed"), ModelData(houses, splits.search))
+    hp = hypermodel.hyperparameters({"batch_size": 8, **MODELS["attributes MLP"]})
+    fit_rows, val_rows = splits.fold(0)
+    network = hypermodel.build(hp, fit_rows=fit_rows)
+    x, y = hypermodel.arrays(hp, fit_rows, network)
+    validation = hypermodel.arrays(hp, val_rows, network)
+    width = sum(int(t.shape[-1]) for t in network.inputs)
+    bare = keras.Sequential(
+        [
+            keras.Input((width,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
+    bare.compile(optimizer="adam", loss="huber", metrics=["mae"],
+                 steps_per_execution=STEPS_PER_EXECUTION)  # fmt: skip
+    rng = np.random.default_rng(0)
+    noise = [rng.normal(size=(len(r), n)).astype("float32") for r, n in
+             ((fit_rows, width), (fit_rows, 1), (val_rows, width), (val_rows, 1))]  # fmt: skip
+    rows = []
+    for label, model, data, held_out in (
+        ("houses-tune's network, plain fit", network, (x, y), validation),
+        ("bare keras.Sequential", bare, tuple(noise[:2]), tuple(noise[2:])),
+    ):
+        model.fit(*data, batch_size=8, epochs=2, verbose=0, validation_data=held_out)
+        started = time.perf_counter()
+        model.fit(*data, batch_size=8, epochs=epochs, verbose=0, validation_data=held_out)
+        per_epoch = (time.perf_counter() - started) / epochs
+        rows.append({"backend": keras.config.backend(), "plain": label,
+                     "epoch_ms": 1000 * per_epoch})  # fmt: skip
+    return rows
+
+
 # --- In the parent: one child per backend, then the tables -------------------------------
 
 
@@ -228,7 +280,7 @@ def main() -> None:
             f"{'epoch ms':>9} {'epochs':>7} {'compile':>8} {'build':>6} {'ckpt':>6} "
             f"{'tboard':>7} {'tuner':>6}")  # fmt: skip
     print(head)
-    trials = [r for r in rows if not r.get("stacked")]
+    trials = [r for r in rows if "total" in r]
     for row in sorted(trials, key=lambda r: (r["model"], r["batch"], r["cache"], r["backend"])):
         print(f"{row['model']:<15} {row['batch']:>5} {row['backend']:<10} {row['cache']:<5} "
               f"{row['total']:8.2f} {row['epoch_ms']:9.1f} {row['epochs']:7.2f} "
@@ -236,13 +288,19 @@ def main() -> None:
               f"{row['tensorboard']:7.2f} {row['bookkeeping']:6.2f}")  # fmt: skip
     print("\nfolds at once: one model with 5 heads (batch 8, all 271 rows) vs 5 fold models")
     for row in (r for r in rows if r.get("stacked")):
-        sequential = next(r for r in rows if not r.get("stacked") and r["model"] == row["model"]
+        sequential = next(r for r in trials if r["model"] == row["model"]
                           and r["batch"] == 8 and r["cache"] == "warm"
                           and r["backend"] == row["backend"])  # fmt: skip
         print(f"{row['model']:<15} {row['backend']:<10} 5 heads: {row['epoch_ms']:7.1f} ms/epoch "
               f"(compile {row['compile']:.1f} s); 5 fold models: "
               f"{5 * sequential['epoch_ms']:7.1f} ms/epoch "
               f"(compile {sequential['compile']:.1f} s)")  # fmt: skip
+    print(
+        "\nthe attributes MLP outside the search: plain model.fit, batch 8, fold 1's 216 "
+        "rows, validated on its 55 (Keras' own floor)"
+    )
+    for row in (r for r in rows if r.get("plain")):
+        print(f"{row['plain']:<34} {row['backend']:<10} {row['epoch_ms']:7.1f} ms/epoch")
 
 
 if __name__ == "__main__":

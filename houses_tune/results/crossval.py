@@ -3,9 +3,9 @@
 Each outer fold (``KFold(K, shuffle=True, random_state=seed)`` over all the houses after the
 zip filter) holds out its test houses; the exported pipeline is trained anew on the others
 exactly as the search trained it (the chosen configurations, one model per inner fold,
-each stopped early on its own rows, bagged), and so is every baseline. The tutorial
-networks train once per outer fold (with ``seed``): the spread over folds shows their
-instability, and their results are cached like the split's.
+each stopped early on its own rows, bagged, in the search's precision), and so is every
+baseline. The tutorial networks train once per outer fold (with ``seed``): the spread over
+folds shows their instability, and their results are cached like the split's.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def cross_validate(
     search: dict,
     seed: int = 0,
     refit: bool = False,
+    precision: str = "float32",
     tutorials: bool = True,
     baseline_epochs: int = 200,
     baseline_workers: int | None = None,
@@ -67,6 +68,8 @@ def cross_validate(
         search: The run's search settings (inner folds, patience).
         seed: Seed of the outer folds and of every model.
         refit: Score the fixed-epoch refit pipeline instead of the bag.
+        precision: The dtype policy the pipeline trains and predicts with (the search's;
+            the baselines keep float32, as their cache assumes).
         tutorials: Also the tutorial networks.
         baseline_epochs: Epochs of each tutorial network.
         baseline_workers: Tutorial networks trained at once (``train_tutorials``).
@@ -81,6 +84,7 @@ def cross_validate(
     from houses_tune.data import ModelData
     from houses_tune.results.bag import member_prices, refit_member, train_members
     from houses_tune.search_spaces import HousesHyperModel
+    from houses_tune.tuner.devices import dtype_policy
 
     scores: dict[str, list[float]] = {}
     networks = tutorials_for(houses)
@@ -100,13 +104,15 @@ def cross_validate(
         hypermodel = HousesHyperModel(
             space, ModelData(houses, train, search.get("weights")), seed=seed
         )
-        if refit:
-            members = [refit_member(hypermodel, trial, train, seed, listener) for trial in trials]
-        else:
-            members = train_members(
-                hypermodel, trials, inner_folds(train, search), search["patience"], seed, listener
-            )
-        predicted = {EXPORTED: member_prices(hypermodel, members, test)}
+        with dtype_policy(precision):
+            if refit:
+                members = [refit_member(hypermodel, t, train, seed, listener) for t in trials]
+            else:
+                folds_in = inner_folds(train, search)
+                members = train_members(
+                    hypermodel, trials, folds_in, search["patience"], seed, listener
+                )
+            predicted = {EXPORTED: member_prices(hypermodel, members, test)}
         predicted.update(simple_prices(houses, train, test))
         fold_runs = runs[(index - 1) * len(networks) : index * len(networks)]
         predicted.update({run.label: run.prices for run in fold_runs})

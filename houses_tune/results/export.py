@@ -165,6 +165,7 @@ def export_run(
         cv = None
         if options.cv:
             from houses_tune.results.crossval import cross_validate
+            from houses_tune.tuner.devices import training_precision
 
             cv = cross_validate(
                 houses,
@@ -174,6 +175,7 @@ def export_run(
                 search=run_dir.search,
                 seed=options.seed,
                 refit=options.refit,
+                precision=training_precision(bool(run_dir.search.get("mixed_precision"))),
                 tutorials=options.baselines,
                 baseline_epochs=options.baseline_epochs,
                 baseline_workers=options.baseline_workers,

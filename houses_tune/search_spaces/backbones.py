@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from houses_tune.errors import SearchError
+from houses_tune.tuner.devices import dtype_policy
 
 IMAGENET = "imagenet"
 RANDOM = "random"
@@ -128,18 +129,6 @@ def _keras_weights(backbone: Backbone, weights: str) -> str | None:
     return str(weights_file(backbone, Path(weights)))
 
 
-@contextlib.contextmanager
-def _float32_policy():
-    import keras
-
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(policy)
-
-
 def build_backbone(name: str, weights: str, float32: bool = True):
     """One photo (uint8 ``(size, size, 3)``) -> its pooled features ``(dim,)``.
 
@@ -159,7 +148,7 @@ def build_backbone(name: str, weights: str, float32: bool = True):
 
     backbone = BACKBONES[name]
     shape = (backbone.size, backbone.size, 3)
-    with _float32_policy() if float32 else contextlib.nullcontext():
+    with dtype_policy("float32") if float32 else contextlib.nullcontext():
         if weights == RANDOM:
             keras.utils.set_random_seed(0)  # the same untrained backbone every time
         network = getattr(keras.applications, backbone.application)(

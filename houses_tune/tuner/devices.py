@@ -16,6 +16,7 @@ Only the TensorFlow and JAX backends are supported for GPUs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -153,6 +154,25 @@ def precision_policy(kind: str, mixed_precision: bool) -> str:
     if not mixed_precision:
         return "float32"
     return "mixed_float16" if kind == "gpu" else "mixed_bfloat16"
+
+
+def training_precision(mixed_precision: bool) -> str:
+    """The dtype policy a run's models train with on the device this process sees (an
+    export retraining a ``--mixed-precision`` search's pipeline: bfloat16 on a CPU)."""
+    return precision_policy("gpu" if list_gpus() else "cpu", mixed_precision)
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Keras' global dtype policy set to ``name`` inside the block, restored after it."""
+    import keras
+
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(policy)
 
 
 def select_devices(device: str = "auto", mixed_precision: bool = False) -> DevicePlan:

@@ -52,3 +52,41 @@ def test_the_exported_pipeline_never_sees_an_outer_folds_test_houses(tiny_datase
     assert result["difference_to_ridge"] == pytest.approx(
         np.subtract(constant, result["models"][RIDGE]["fold_scores"])
     )
+
+
+def test_the_pipeline_retrains_in_the_searchs_precision(tiny_dataset, monkeypatch):
+    """A --mixed-precision search's pipeline is cross-validated in bfloat16, as the search
+    trained it; the baselines and whatever comes after keep float32."""
+    import keras
+    import keras_tuner
+
+    from houses_tune.data import load_houses
+    from houses_tune.results import bag
+    from houses_tune.search_spaces import load_space
+
+    houses = load_houses(tiny_dataset, min_zip_count=0)
+    trained, predicting = [], []
+    train_members, member_prices = bag.train_members, bag.member_prices
+
+    def train(*args, **kwargs):
+        members = train_members(*args, **kwargs)
+        trained.extend(m.network.dtype_policy.name for m in members)
+        return members
+
+    def prices(hypermodel, members, rows):
+        predicting.append(keras.config.dtype_policy().name)
+        return member_prices(hypermodel, members, rows)
+
+    monkeypatch.setattr(bag, "train_members", train)
+    monkeypatch.setattr(bag, "member_prices", prices)
+    hp = keras_tuner.HyperParameters().get_config()
+    trial = TrialRecord("0000", "completed", 20.0, 2, 2, 0.0, (FoldRecord(1, 20.0, 2, 2),),
+                        hp_config=hp)  # fmt: skip
+    result = crossval.cross_validate(
+        houses, load_space("tutorial-mlp"), [trial], 2,
+        search={"folds": 2, "val_seed": 0, "patience": 2}, precision="mixed_bfloat16",
+        tutorials=False,
+    )  # fmt: skip
+    assert trained == ["mixed_bfloat16"] * 4 and predicting == ["mixed_bfloat16"] * 2
+    assert keras.config.dtype_policy().name == "float32"
+    assert np.isfinite(result["models"][crossval.EXPORTED]["fold_scores"]).all()

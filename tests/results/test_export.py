@@ -349,6 +349,33 @@ def test_a_read_only_folder_is_one_line_and_leaves_nothing(run, tmp_path, plain_
     assert list(folder.iterdir()) == []
 
 
+def test_cross_validation_trains_in_the_searchs_precision(run, tmp_path, monkeypatch):
+    import shutil
+
+    from houses_tune.results import crossval
+
+    copy = tmp_path / "mixed"
+    shutil.copytree(run, copy)
+    record = RunDir(copy)
+    record.update(search={**record.search, "mixed_precision": True})
+    asked = []
+
+    class Stop(Exception):
+        pass
+
+    def spy(*args, precision, **kwargs):
+        asked.append(precision)
+        raise Stop
+
+    monkeypatch.setattr(crossval, "cross_validate", spy)
+    for search, out in ((copy, "a"), (run, "b")):
+        with pytest.raises(Stop):
+            export_run(search, _quiet(out=tmp_path / out, cv=2))
+    from houses_tune.tuner.devices import list_gpus
+
+    assert asked == ["mixed_float16" if list_gpus() else "mixed_bfloat16", "float32"]
+
+
 def test_a_run_whose_search_still_runs_is_refused_unless_allowed(run, tmp_path):
     with RunLock(run):
         RunDir(run).update(status="running")
