@@ -27,16 +27,15 @@ import numpy as np
 WEIGHTS = np.round(np.arange(0.0, 1.0001, 0.05), 2)
 
 
-def _mape(actual, predicted) -> float:
-    return float(np.mean(np.abs(predicted - actual) / actual) * 100)
-
-
 def _blend(prices: list, weights) -> np.ndarray:
     return np.exp(sum(w * np.log(p) for w, p in zip(weights, prices, strict=True)))
 
 
 def _scores(actual_oof, oof: dict, actual, test: dict) -> dict:
     """Test MAPE of each model and blend; blend weights chosen on the out-of-fold rows."""
+    from houses_tune.objective import MAPE
+
+    _mape = MAPE.score
     pair, triple = ("bag", "ridge"), ("bag", "ridge", "boosting")
     candidates = {
         pair: [(1 - w, w) for w in WEIGHTS],
