@@ -14,7 +14,6 @@ run it by hand, e.g.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -30,48 +29,34 @@ def main() -> None:
     parser.add_argument("--cv", type=int, default=5, help="outer folds (export --cv)")
     args = parser.parse_args()
 
-    from houses_tune.backend import import_keras, use_backend
+    from finished_run import FinishedRun
 
-    use_backend(json.loads((args.run / "run.json").read_text())["backend"])
-    import_keras()
-    from houses_tune.data import ModelData
     from houses_tune.objective import MAPE
-    from houses_tune.results.bag import load_members, member_prices, train_members
-    from houses_tune.results.choose import choose_trials
-    from houses_tune.results.crossval import inner_folds, outer_folds
-    from houses_tune.run import RunDir
-    from houses_tune.search_spaces import HousesHyperModel
+    from houses_tune.results.bag import member_prices
 
     started, load = time.perf_counter(), os.getloadavg()[0]
-    run = RunDir(args.run)
-    houses, splits, space = run.load_dataset(), run.splits, run.space()
-    chosen = choose_trials(run.trials(), None, 1)
-    backbone, patience = run.search.get("weights"), run.search["patience"]
+    run = FinishedRun(args.run)
 
     def scores(hypermodel, seeds: list, rows) -> list[float]:
         """MAPE on ``rows`` of the bag of the first 1, 2, ... seeds' members."""
-        actual = houses.targets[rows]
+        actual = run.houses.targets[rows]
         return [
             MAPE.score(actual, member_prices(hypermodel, sum(seeds[:n], []), rows))
             for n in range(1, len(seeds) + 1)
         ]
 
-    hypermodel = HousesHyperModel(space, ModelData(houses, splits.search, backbone),
-                                  seed=run.search["seed"])  # fmt: skip
-    folds = [splits.fold(k) for k in range(len(splits.folds))]
-    seeds = [load_members(run, chosen, hypermodel, splits)]
-    seeds += [train_members(hypermodel, chosen, folds, patience, s) for s in range(1, args.seeds)]
-    split = scores(hypermodel, seeds, splits.test)
+    hypermodel, folds, shipped = run.shipped()
+    seeds = [shipped] + [run.train(hypermodel, folds, s) for s in range(1, args.seeds)]
+    split = scores(hypermodel, seeds, run.splits.test)
     cv = []
-    for k, (train, test) in enumerate(outer_folds(len(houses), args.cv, 0), 1):
-        hypermodel = HousesHyperModel(space, ModelData(houses, train, backbone), seed=0)
-        inner = inner_folds(train, run.search)
-        seeds = [train_members(hypermodel, chosen, inner, patience, s) for s in range(args.seeds)]
-        cv.append(scores(hypermodel, seeds, test))
+    for k, (hypermodel, inner, _, test) in enumerate(run.outer_folds(args.cv), 1):
+        cv.append(
+            scores(hypermodel, [run.train(hypermodel, inner, s) for s in range(args.seeds)], test)
+        )
         print(f"outer fold {k}/{args.cv} done ({time.perf_counter() - started:.0f} s)", flush=True)
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, load {load:.2f} at the "
-          f"start; run {args.run} (trial {chosen[0].trial_id}); "
+          f"start; run {args.run} (trial {run.chosen[0].trial_id}); "
           f"{time.perf_counter() - started:.0f} s")  # fmt: skip
     print(f"{'seeds':>5} {'models':>6} {'test MAPE':>9} {'CV mean ± std':>15}   per fold")
     for n in range(args.seeds):

@@ -16,7 +16,6 @@ hand, e.g.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -38,8 +37,8 @@ def _scores(actual_oof, oof: dict, actual, test: dict) -> dict:
     _mape = MAPE.score
     pair, triple = ("bag", "ridge"), ("bag", "ridge", "boosting")
     candidates = {
-        pair: [(1 - w, w) for w in WEIGHTS],
-        triple: [(1 - a - b, a, b) for a in WEIGHTS for b in WEIGHTS if a + b <= 1.0001],
+        pair: [(round(1 - w, 2), w) for w in WEIGHTS],
+        triple: [(round(1 - a - b, 2), a, b) for a in WEIGHTS for b in WEIGHTS if a + b <= 1.0001],
     }
     chosen = {
         models: min(weights, key=lambda w: _mape(actual_oof, _blend([oof[m] for m in models], w)))
@@ -90,46 +89,29 @@ def main() -> None:
     parser.add_argument("--cv", type=int, default=5, help="outer folds (export --cv)")
     args = parser.parse_args()
 
-    from houses_tune.backend import import_keras, use_backend
-
-    run_json = json.loads((args.run / "run.json").read_text())
-    use_backend(run_json["backend"])  # the backend the search trained on
-    import_keras()
-    from houses_tune.data import ModelData
-    from houses_tune.results.bag import load_members, train_members
-    from houses_tune.results.choose import choose_trials
-    from houses_tune.results.crossval import inner_folds, outer_folds
-    from houses_tune.run import RunDir
-    from houses_tune.search_spaces import HousesHyperModel
+    from finished_run import FinishedRun
 
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    run = RunDir(args.run)
-    houses, splits, space = run.load_dataset(), run.splits, run.space()
-    chosen = choose_trials(run.trials(), None, args.ensemble)
-    y = houses.targets
-    backbone = run.search.get("weights")  # --weights of a backbone space
+    run = FinishedRun(args.run, args.ensemble)
+    houses, y = run.houses, run.houses.targets
 
     results = []
-    hypermodel = HousesHyperModel(space, ModelData(houses, splits.search, backbone),
-                                  seed=run.search["seed"])  # fmt: skip
-    folds = [splits.fold(k) for k in range(len(splits.folds))]
-    members = load_members(run, chosen, hypermodel, splits)
+    hypermodel, folds, members = run.shipped()
+    splits = run.splits
     oof, oof_rows, test = _predictions(
         houses, hypermodel, members, folds, splits.search, splits.test
     )
     results.append(("split", _scores(y[oof_rows], oof, y[splits.test], test)))
-    for k, (train, held_out) in enumerate(outer_folds(len(houses), args.cv, 0), 1):
-        hypermodel = HousesHyperModel(space, ModelData(houses, train, backbone), seed=0)
-        inner = inner_folds(train, run.search)
-        members = train_members(hypermodel, chosen, inner, run.search["patience"], 0)
+    for k, (hypermodel, inner, train, held_out) in enumerate(run.outer_folds(args.cv), 1):
+        members = run.train(hypermodel, inner, 0)
         oof, oof_rows, test = _predictions(houses, hypermodel, members, inner, train, held_out)
         results.append((f"fold {k}", _scores(y[oof_rows], oof, y[held_out], test)))
         print(f"outer fold {k}/{args.cv} done ({time.perf_counter() - started:.0f} s)", flush=True)
 
-    ids = ", ".join(t.trial_id for t in chosen)
+    ids = ", ".join(t.trial_id for t in run.chosen)
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, load {load:.2f} at the "
-          f"start; run {args.run} (trial{'s' * (len(chosen) > 1)} {ids}); "
+          f"start; run {args.run} (trial{'s' * (len(run.chosen) > 1)} {ids}); "
           f"{time.perf_counter() - started:.0f} s")  # fmt: skip
     split, cv = results[0][1], [r for _, r in results[1:]]
     print(f"{'model':<40} {'test MAPE':>9} {'CV mean ± std':>15}   per fold")

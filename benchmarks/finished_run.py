@@ -1,0 +1,59 @@
+"""A finished run opened for the benchmarks that re-score its bag (``stacking.py``,
+``bag_seeds.py``): in the backend it was searched with, its bag as export ships it, and
+the same pipeline trained anew as ``export --cv`` trains it (inner folds, the search's
+patience and precision)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+class FinishedRun:
+    """The run at ``path`` and its ``ensemble`` best configurations (``chosen``)."""
+
+    def __init__(self, path: Path, ensemble: int = 1):
+        from houses_tune.backend import import_keras, use_backend
+
+        use_backend(json.loads((Path(path) / "run.json").read_text())["backend"])
+        import_keras()
+        from houses_tune.results.choose import choose_trials
+        from houses_tune.run import RunDir
+        from houses_tune.tuner.devices import training_precision
+
+        self.run = RunDir(path)
+        self.houses, self.splits, self.space = (
+            self.run.load_dataset(), self.run.splits, self.run.space()
+        )  # fmt: skip
+        self.chosen = choose_trials(self.run.trials(), None, ensemble)
+        self.precision = training_precision(bool(self.run.search.get("mixed_precision")))
+
+    def hypermodel(self, rows, seed: int):
+        from houses_tune.data import ModelData
+        from houses_tune.search_spaces import HousesHyperModel
+
+        data = ModelData(self.houses, rows, self.run.search.get("weights"))
+        return HousesHyperModel(self.space, data, seed=seed)
+
+    def shipped(self):
+        """``(hypermodel, the search's folds, the bag export ships)``."""
+        from houses_tune.results.bag import load_members
+
+        hypermodel = self.hypermodel(self.splits.search, self.run.search["seed"])
+        folds = [self.splits.fold(k) for k in range(len(self.splits.folds))]
+        return hypermodel, folds, load_members(self.run, self.chosen, hypermodel, self.splits)
+
+    def train(self, hypermodel, folds, seed: int) -> list:
+        """The chosen configurations trained once per fold, as export's CV trains them."""
+        from houses_tune.results.bag import train_members
+        from houses_tune.tuner.devices import dtype_policy
+
+        with dtype_policy(self.precision):
+            return train_members(hypermodel, self.chosen, folds, self.run.search["patience"], seed)
+
+    def outer_folds(self, k: int):
+        """``(hypermodel, inner folds, train rows, test rows)`` of export's K outer folds."""
+        from houses_tune.results.crossval import inner_folds, outer_folds
+
+        for train, test in outer_folds(len(self.houses), k, 0):
+            yield self.hypermodel(train, 0), inner_folds(train, self.run.search), train, test
