@@ -6,7 +6,8 @@ checkpoints, TensorBoard, history) and its time is split into: building the mode
 compiling (the first epoch of a fold model beyond a usual epoch), the epochs, the fold
 checkpoints, TensorBoard logging and the tuner's own bookkeeping (the rest). Each backend
 runs in a fresh process (Keras picks its backend once), each configuration on a fresh
-compile cache first and then again on the warm one, as later trials of a search see it.
+compile cache first and then again on the warm one, as later trials of a search see it
+(the attributes MLP's warm trial several times: its epoch moves between runs).
 
 It also times the alternative for training the folds concurrently: one compiled model with
 5 heads, each learning from its own fold's rows (a masked loss), against the 5 fold models
@@ -55,8 +56,9 @@ def _space(values: dict, batch: int) -> str:
 # --- In the child process: one backend ------------------------------------------------
 
 
-def _measure(dataset: Path | None, epochs: int) -> list[dict]:
-    """Time one trial per model kind and batch size (twice: cold, then warm caches)."""
+def _measure(dataset: Path | None, epochs: int, repeats: int) -> list[dict]:
+    """Time one trial per model kind and batch size (cold, then warm caches; the
+    attributes MLP's warm trial ``repeats`` times, as its epoch moves between runs)."""
     from houses_tune.backend import import_keras
 
     import_keras()
@@ -111,13 +113,14 @@ def _measure(dataset: Path | None, epochs: int) -> list[dict]:
             for batch in (8, 32):
                 space = Path(folder) / f"{label.replace(' ', '-')}-{batch}.yaml"
                 space.write_text(_space(values, batch))
-                for cache in ("cold", "warm"):
+                warm = repeats if label == "attributes MLP" else 1
+                for run, cache in enumerate(("cold", *["warm"] * warm)):
                     spent.clear()
                     epoch_times.clear()
                     settings = SearchSettings(
                         budget=parse_budget(str(epochs * 5)), dataset=dataset, space=str(space),
                         tuner="random", max_epochs=epochs, folds=5, patience=epochs,
-                        run=f"{space.stem}-{cache}", results_dir=Path(folder), seed=0,
+                        run=f"{space.stem}-{run}", results_dir=Path(folder), seed=0,
                     )  # fmt: skip
                     started = time.perf_counter()
                     outcome = run_search(prepare_search(settings), None, Console(quiet=True))
@@ -237,10 +240,13 @@ def _plain(dataset: Path | None, epochs: int) -> list[dict]:
 # --- In the parent: one child per backend, then the tables -------------------------------
 
 
-def _child(backend: str, dataset: Path | None, epochs: int, cache: Path) -> list[dict]:
+def _child(
+    backend: str, dataset: Path | None, epochs: int, repeats: int, cache: Path
+) -> list[dict]:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
            "HOUSES_TUNE_CACHE": str(cache)}  # fmt: skip
     command = [sys.executable, __file__, "--child", "--epochs", str(epochs)]
+    command += ["--repeats", str(repeats)]
     command += ["--dataset", str(dataset)] if dataset else ["--embedded"]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -258,20 +264,23 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=10, help="epochs of each fold model")
     parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="warm trials of the attributes MLP (its spread)"
+    )
     parser.add_argument("--embedded", action="store_true", help="use the embedded dataset")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.embedded:
         args.dataset = None
     if args.child:  # one backend, in this process (KERAS_BACKEND set by the parent)
-        print(json.dumps(_measure(args.dataset, args.epochs)))
+        print(json.dumps(_measure(args.dataset, args.epochs, args.repeats)))
         return
 
     rows = []
     with tempfile.TemporaryDirectory() as cache:
         for backend in args.backends:
             # Photos decoded once, in the shared cache; each backend its own compile cache.
-            rows += _child(backend, args.dataset, args.epochs, Path(cache))
+            rows += _child(backend, args.dataset, args.epochs, args.repeats, Path(cache))
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores; "
           f"dataset {args.dataset or 'embedded'} (271 search houses, 5 folds); "
@@ -286,6 +295,14 @@ def main() -> None:
               f"{row['total']:8.2f} {row['epoch_ms']:9.1f} {row['epochs']:7.2f} "
               f"{row['compile']:8.2f} {row['build']:6.2f} {row['checkpoints']:6.2f} "
               f"{row['tensorboard']:7.2f} {row['bookkeeping']:6.2f}")  # fmt: skip
+    print(f"\nthe attributes MLP's epoch (batch 8) over its {args.repeats} warm trials")
+    for backend in args.backends:
+        warm = [r["epoch_ms"] for r in trials if r["model"] == "attributes MLP"
+                and r["batch"] == 8 and r["cache"] == "warm"
+                and r["backend"] == backend]  # fmt: skip
+        spread = statistics.stdev(warm) if len(warm) > 1 else 0.0
+        print(f"{backend:<10} {statistics.mean(warm):5.1f} ± {spread:.1f} ms (median "
+              f"{statistics.median(warm):.1f}, {min(warm):.1f}-{max(warm):.1f})")  # fmt: skip
     print("\nfolds at once: one model with 5 heads (batch 8, all 271 rows) vs 5 fold models")
     for row in (r for r in rows if r.get("stacked")):
         sequential = next(r for r in trials if r["model"] == row["model"]
