@@ -165,7 +165,6 @@ def export_run(
         cv = None
         if options.cv:
             from houses_tune.results.crossval import cross_validate
-            from houses_tune.tuner.devices import training_precision
 
             cv = cross_validate(
                 houses,
@@ -175,7 +174,7 @@ def export_run(
                 search=run_dir.search,
                 seed=options.seed,
                 refit=options.refit,
-                precision=training_precision(bool(run_dir.search.get("mixed_precision"))),
+                precision=run_dir.precision,
                 tutorials=options.baselines,
                 baseline_epochs=options.baseline_epochs,
                 baseline_workers=options.baseline_workers,

@@ -105,6 +105,14 @@ class RunDir:
         return int(self.search.get("folds", 1))
 
     @property
+    def precision(self) -> str:
+        """The dtype policy its pipeline trains with here (``--mixed-precision``: bfloat16
+        on a CPU, float16 on a GPU; else float32): what export retrains it in."""
+        from houses_tune.tuner.devices import training_precision
+
+        return training_precision(bool(self.search.get("mixed_precision")))
+
+    @property
     def status(self) -> str:
         """``running``, ``interrupted``, ``finished`` or ``failed``.
 
