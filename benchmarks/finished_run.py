@@ -1,7 +1,7 @@
 """A finished run opened for the benchmarks that re-score its bag (``stacking.py``,
-``bag_seeds.py``): in the backend it was searched with, its bag as export ships it, and
-the same pipeline trained anew as ``export --cv`` trains it (inner folds, the search's
-patience and precision)."""
+``bag_seeds.py``, ``ensemble_selection.py``): in the backend it was searched with, its bag
+as export ships it, and the same pipeline trained anew as ``export --cv`` trains it (inner
+folds, the search's patience and precision)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,12 @@ class FinishedRun:
         import_keras()
         from houses_tune.results.choose import choose_trials
         from houses_tune.run import RunDir
-        from houses_tune.tuner.devices import training_precision
 
         self.run = RunDir(path)
         self.houses, self.splits, self.space = (
             self.run.load_dataset(), self.run.splits, self.run.space()
         )  # fmt: skip
         self.chosen = choose_trials(self.run.trials(), None, ensemble)
-        self.precision = training_precision(bool(self.run.search.get("mixed_precision")))
 
     def hypermodel(self, rows, seed: int):
         from houses_tune.data import ModelData
@@ -43,13 +41,15 @@ class FinishedRun:
         folds = [self.splits.fold(k) for k in range(len(self.splits.folds))]
         return hypermodel, folds, load_members(self.run, self.chosen, hypermodel, self.splits)
 
-    def train(self, hypermodel, folds, seed: int) -> list:
-        """The chosen configurations trained once per fold, as export's CV trains them."""
+    def train(self, hypermodel, folds, seed: int, trials: list | None = None) -> list:
+        """The chosen configurations (or ``trials``') trained once per fold, as export's CV
+        trains them."""
         from houses_tune.results.bag import train_members
         from houses_tune.tuner.devices import dtype_policy
 
-        with dtype_policy(self.precision):
-            return train_members(hypermodel, self.chosen, folds, self.run.search["patience"], seed)
+        with dtype_policy(self.run.precision):
+            trials = self.chosen if trials is None else trials
+            return train_members(hypermodel, trials, folds, self.run.search["patience"], seed)
 
     def outer_folds(self, k: int):
         """``(hypermodel, inner folds, train rows, test rows)`` of export's K outer folds."""
