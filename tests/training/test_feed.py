@@ -1,5 +1,6 @@
 """What model.fit is fed: on TensorFlow a cached pipeline that still sees every training
-row once per epoch in a new order (checked in a TensorFlow subprocess); on JAX the arrays."""
+row once per epoch in a new order (checked in a TensorFlow subprocess); on JAX the arrays.
+Either way the validation rows go in large batches."""
 
 import json
 import os
@@ -9,7 +10,7 @@ import textwrap
 
 import numpy as np
 
-from houses_tune.training.feed import fit_arguments
+from houses_tune.training.feed import VALIDATION_BATCH_SIZE, fit_arguments
 
 # Targets are the row numbers, so the batches say which rows each epoch saw, in what order.
 ON_TENSORFLOW = textwrap.dedent(
@@ -27,10 +28,11 @@ ON_TENSORFLOW = textwrap.dedent(
 
     x = {"rooms": np.arange(40, dtype="float32").reshape(20, 2)}
     y = np.arange(20, dtype="float32").reshape(-1, 1)
-    val = ({"rooms": np.zeros((7, 2), "float32")}, np.arange(100, 107, dtype="float32")[:, None])
+    val = ({"rooms": np.zeros((11, 2), "float32")}, np.arange(100, 111, dtype="float32")[:, None])
     args = fit_arguments(x, y, 8, val, seed=3)
     other = fit_arguments(x, y, 8, None, seed=4)
     sizes = [int(np.asarray(y).shape[0]) for x, y in args["x"]]
+    val_sizes = [int(np.asarray(y).shape[0]) for x, y in args["validation_data"]]
     rooms = keras.Input((2,), name="rooms")
     model = keras.Model({"rooms": rooms}, keras.layers.Dense(1)(rooms))
     model.compile("sgd", "mse")
@@ -41,7 +43,7 @@ ON_TENSORFLOW = textwrap.dedent(
         "keys": sorted(args), "no_validation": other["validation_data"] is None,
         "train": epochs(args, "x", 2), "other": epochs(other, "x", 1),
         "validation": epochs(args, "validation_data", 2),
-        "sizes": sizes, "warnings": [str(w.message) for w in caught],
+        "sizes": sizes, "val_sizes": val_sizes, "warnings": [str(w.message) for w in caught],
     }))
     """
 )
@@ -64,11 +66,17 @@ def test_tensorflow_is_fed_every_row_once_per_epoch_in_a_new_order():
     assert first != second and first != sorted(first)  # reshuffled each epoch
     assert again["train"] == seen["train"] and seen["other"][0] != first  # the seed decides
     assert seen["sizes"] == [8, 8, 4]
-    assert seen["validation"] == [list(range(100, 107))] * 2  # in order, all of them
+    assert seen["validation"] == [list(range(100, 111))] * 2  # in order, all of them
+    assert seen["val_sizes"] == [11]  # in one step, whatever the training batch
     assert seen["no_validation"]
 
 
-def test_jax_is_fed_the_arrays():
+def test_jax_is_fed_the_arrays_and_validates_in_few_steps():
     x, y = {"rooms": np.zeros((5, 2), "float32")}, np.ones((5, 1), "float32")
     args = fit_arguments(x, y, 8, None, seed=0)
-    assert args == {"x": x, "y": y, "batch_size": 8, "validation_data": None}
+    assert args == {"x": x, "y": y, "batch_size": 8, "validation_data": None,
+                    "validation_batch_size": None}  # fmt: skip
+    for rows, batch in ((11, 11), (VALIDATION_BATCH_SIZE + 1, VALIDATION_BATCH_SIZE)):
+        validation = ({"rooms": np.zeros((rows, 2), "float32")}, np.ones((rows, 1), "float32"))
+        args = fit_arguments(x, y, 8, validation, seed=0)
+        assert args["validation_data"] is validation and args["validation_batch_size"] == batch
