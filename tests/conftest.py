@@ -7,10 +7,7 @@ colour, ``photo_color(house, room, seed)``, so tests can tell photos apart.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import resource
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -62,41 +59,30 @@ def write_houses_folder(
     return folder
 
 
+# Starts a child Python under a restriction (instead of a preexec_fn: see the script).
+RESTRICTED = Path(__file__).with_name("restricted.py")
+
+
 @pytest.fixture
 def file_size_limit():
-    """``file_size_limit(limit) -> preexec_fn``: files of the child process cannot grow past
-    ``limit`` bytes; writes past it fail with EFBIG ("File too large") as writes on a full
-    disk fail with ENOSPC."""
-
-    def make(limit: int):
-        def limit_file_size() -> None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-        return limit_file_size
-
-    return make
-
-
-def _without_root_overrides() -> None:
-    # The capabilities that let root ignore file permissions.
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
-        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    """``file_size_limit(limit) -> [python, ...]``: how a command line starts Python so that
+    its files cannot grow past ``limit`` bytes; writes past it fail with EFBIG ("File too
+    large") as writes on a full disk fail with ENOSPC."""
+    return lambda limit: [sys.executable, str(RESTRICTED), f"fsize={limit}"]
 
 
 @pytest.fixture
 def plain_user():
-    """A ``preexec_fn`` (or None) under which a read-only folder cannot be written by the
-    child process, even when the tests run as root (it drops root's file capabilities)."""
+    """``[python, ...]``: how a command line starts Python so that a read-only folder cannot
+    be written by it, even when the tests run as root (it drops root's file capabilities)."""
     if os.geteuid() != 0:
-        return None
+        return [sys.executable]
+    python = [sys.executable, str(RESTRICTED), "plain-user"]
     try:
-        subprocess.run([sys.executable, "-c", ""], preexec_fn=_without_root_overrides, check=True)
+        subprocess.run([*python, "-c", ""], check=True, capture_output=True)
     except (subprocess.SubprocessError, OSError):
         pytest.skip("root without CAP_SETPCAP: no folder is read-only for this process")
-    return _without_root_overrides
+    return python
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -288,13 +287,12 @@ def test_interrupted_export_leaves_no_partial_folder(run, exported, tmp_path, mo
     assert [p.name for p in run.iterdir() if p.name.startswith(".best")] == []
 
 
-def _export_process(run: Path, out: Path, preexec_fn, saved_model: bool = False):
+def _export_process(run: Path, out: Path, python: list[str], saved_model: bool = False):
     saved = "--saved-model" if saved_model else "--no-saved-model"
-    command = [sys.executable, "-m", "houses_tune", "export", str(run), "--out", str(out),
+    command = [*python, "-m", "houses_tune", "export", str(run), "--out", str(out),
                "--no-baselines", saved]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                          preexec_fn=preexec_fn)  # fmt: skip
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
 def _one_error_line(err: str) -> str:

@@ -75,11 +75,11 @@ def search():
 
 @pytest.fixture
 def search_process(file_size_limit):
-    """``search_process(settings, *args, file_size_limit=None, fault=None, preexec_fn=None)
+    """``search_process(settings, *args, file_size_limit=None, fault=None, python=None)
     -> Popen``: ``python -m houses_tune search`` with ``settings`` (dataset, space, budget,
     folds, run, results folder) and ``args`` in a real process; text stdout and stderr are
     piped. ``fault`` is ``(FAULT, TAIL, KEY=VALUE)`` for ``faulty_search.py``, which then
-    runs the search."""
+    runs the search; ``python`` is how the command line starts Python (``plain_user``)."""
     limit_file_size = file_size_limit
 
     def start(
@@ -87,25 +87,24 @@ def search_process(file_size_limit):
         *args: str,
         file_size_limit: int | None = None,
         fault: tuple | None = None,
-        preexec_fn=None,
+        python: list[str] | None = None,
     ) -> subprocess.Popen:
         runner = ["-m", "houses_tune"]
         if fault is not None:
             runner = [str(Path(__file__).with_name("faulty_search.py")), *fault]
+        if file_size_limit is not None:
+            python = limit_file_size(file_size_limit)
         command = [
-            sys.executable, *runner, "search", "--dataset", str(settings.dataset),
+            *(python or [sys.executable]), *runner, "search", "--dataset", str(settings.dataset),
             "--space", settings.space, "--budget", settings.budget.text,
             "--folds", str(settings.folds), "--min-epochs", str(settings.min_epochs),
             "--min-zip-count", str(settings.min_zip_count), "--run", settings.run,
             "--results-dir", str(settings.results_dir), *args,
         ]  # fmt: skip
         env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
-        if file_size_limit is not None:
-            preexec_fn = limit_file_size(file_size_limit)
         return subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            preexec_fn=preexec_fn,
-        )  # fmt: skip
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     return start
 

@@ -190,7 +190,7 @@ def test_a_read_only_results_folder_is_one_line_and_leaves_nothing(
     results.chmod(0o555)
     settings = search_settings("24", results_dir=results)
     try:
-        process = search_process(settings, preexec_fn=plain_user)
+        process = search_process(settings, python=plain_user)
         out, err = process.communicate(timeout=180)
     finally:
         results.chmod(0o755)
