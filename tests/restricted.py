@@ -7,9 +7,11 @@ capabilities dropped, so a read-only folder is read-only for root too).
 
 The tests start such children through this script rather than with a ``preexec_fn``: a
 ``preexec_fn`` forks the multithreaded test process and runs Python between fork and
-exec, where gRPC's fork handlers (TensorFlow, JAX and KerasTuner load gRPC) once
-restarted a poller thread that aborted the child before exec (SIGABRT, "epoll_wait error:
-Bad file descriptor"). Without one, subprocess starts the child without running them.
+exec, where fork handlers run. Once in CI such a child died before exec with SIGABRT and
+only gRPC's "epoll_wait error: Bad file descriptor" on stderr (TensorFlow, JAX and
+KerasTuner load gRPC, whose fork handlers can restart a poller thread; the fds closed
+before exec would explain the error). Without a ``preexec_fn`` subprocess starts the
+child without running them.
 """
 
 import ctypes
