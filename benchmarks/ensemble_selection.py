@@ -100,7 +100,7 @@ def main() -> None:
 
     from finished_run import FinishedRun
 
-    from houses_tune.results.bag import load_members
+    from houses_tune.objective import MAPE
     from houses_tune.results.baselines import ridge_prices
 
     started, load = time.perf_counter(), os.getloadavg()[0]
@@ -109,12 +109,12 @@ def main() -> None:
     complete = [t for t in run.run.trials() if t.complete]  # best first
     candidates = {t.trial_id: t for t in complete[: args.candidates]}
 
-    hypermodel, folds, _ = run.shipped()
+    hypermodel, folds, members = run.shipped(list(candidates.values()))
     search, test = np.asarray(splits.search), np.asarray(splits.test)
     split_oof, split_test = {}, {}
-    for tid, trial in candidates.items():
-        members = load_members(run.run, [trial], hypermodel, splits)
-        split_oof[tid], split_test[tid] = _log_prices(hypermodel, members, folds, search, test)
+    for tid in candidates:
+        own = [m for m in members if m.trial_id == tid]
+        split_oof[tid], split_test[tid] = _log_prices(hypermodel, own, folds, search, test)
     ids = list(candidates)
     greedy = greedy_weights(y[search], np.array([split_oof[t] for t in ids]), args.steps)
     methods = {
@@ -134,7 +134,7 @@ def main() -> None:
             members = run.train(hypermodel, inner, 0, [candidates[tid]])
             oof[tid], logs[tid] = _log_prices(hypermodel, members, inner, train, held_out)
         results.append(_scores(methods, y[train], oof, y[held_out], logs))
-        ridge.append(_mape(y[held_out], np.log(ridge_prices(run.houses, train, held_out))))
+        ridge.append(MAPE.score(y[held_out], ridge_prices(run.houses, train, held_out)))
         print(f"outer fold {k}/{args.cv} done ({time.perf_counter() - started:.0f} s)", flush=True)
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, load {load:.2f} at the "

@@ -33,13 +33,15 @@ class FinishedRun:
         data = ModelData(self.houses, rows, self.run.search.get("weights"))
         return HousesHyperModel(self.space, data, seed=seed)
 
-    def shipped(self):
-        """``(hypermodel, the search's folds, the bag export ships)``."""
+    def shipped(self, trials: list | None = None):
+        """``(hypermodel, the search's folds, the bag export ships)``; with ``trials``, the
+        search's fold models of those instead."""
         from houses_tune.results.bag import load_members
 
         hypermodel = self.hypermodel(self.splits.search, self.run.search["seed"])
         folds = [self.splits.fold(k) for k in range(len(self.splits.folds))]
-        return hypermodel, folds, load_members(self.run, self.chosen, hypermodel, self.splits)
+        trials = self.chosen if trials is None else trials
+        return hypermodel, folds, load_members(self.run, trials, hypermodel, self.splits)
 
     def train(self, hypermodel, folds, seed: int, trials: list | None = None) -> list:
         """The chosen configurations (or ``trials``') trained once per fold, as export's CV
