@@ -26,26 +26,26 @@ import time
 from pathlib import Path
 
 FULL_DATASET = Path(__file__).resolve().parents[1].parent / "shared/houses-dataset/Houses Dataset"
-PRESETS = ("tutorial-mlp", "tutorial-cnn", "tutorial-mixed")
-# Trainings of each network in a first export --cv 5: 3 seeds on the split + 5 folds.
-TRAININGS = 3 + 5
-EPOCHS = 200
+# Outer folds of the export timed (``--cv 5``): one training of each network per fold.
+FOLDS = 5
 
 
 def child(dataset: Path, backend: str, cores: int, short: int, long: int) -> None:
-    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
     from houses_tune.backend import import_keras, use_backend
+    from houses_tune.results.baseline_processes import usable_cores
+
+    os.sched_setaffinity(0, usable_cores()[:cores])
 
     use_backend(backend)
     import_keras()
     from houses_tune.data import load_houses
     from houses_tune.data.splits import make_splits
-    from houses_tune.results.baselines import TutorialJob, tutorial_prices
+    from houses_tune.results.baselines import TUTORIALS, TutorialJob, tutorial_prices
 
     houses = load_houses(dataset)
     splits = make_splits(len(houses))
     houses.photos(32)  # decode the photos before any timing
-    for preset in PRESETS:
+    for _, preset in TUTORIALS:
         job = TutorialJob(preset, preset, splits.search, splits.test, 0)
         seconds = []
         for epochs in (short, short, long):  # warm-up, then the two timed runs
@@ -59,13 +59,18 @@ def child(dataset: Path, backend: str, cores: int, short: int, long: int) -> Non
 
 
 def main() -> None:
+    from houses_tune.results.baseline_processes import worker_count
+    from houses_tune.results.baselines import TUTORIAL_EPOCHS, TUTORIAL_SEEDS, TUTORIALS
+
+    trainings = TUTORIAL_SEEDS + FOLDS  # of each network in a first export --cv 5
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = FULL_DATASET if FULL_DATASET.exists() else None
     parser.add_argument("--dataset", type=Path, default=default,
                         help="dataset folder (default: the full one)")  # fmt: skip
     parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
     parser.add_argument("--cores", type=int, default=1, help="cores per training (export: 1)")
-    parser.add_argument("--workers", type=int, default=2, help="trainings side by side")
+    parser.add_argument("--workers", type=int, default=worker_count(len(TUTORIALS) * trainings),
+                        help="trainings side by side (default: as export)")  # fmt: skip
     parser.add_argument("--short", type=int, default=2)
     parser.add_argument("--long", type=int, default=22)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -90,19 +95,19 @@ def main() -> None:
             sys.exit(f"{backend}: the timing process failed (exit {done.returncode})")
         for line in done.stdout.splitlines():
             row = json.loads(line)
-            cost = TRAININGS * (EPOCHS * row["epoch"] + row["fixed"])
+            cost = trainings * (TUTORIAL_EPOCHS * row["epoch"] + row["fixed"])
             totals[(backend, row["preset"])] = cost
             print(f"{row['preset']:<16} {backend:<11} {row['epoch'] * 1000:>9.1f} "
                   f"{row['fixed']:>8.1f} {row['first']:>8.1f}", flush=True)  # fmt: skip
     print(
-        f"\n{len(PRESETS) * TRAININGS} trainings x {EPOCHS} epochs at this rate, "
+        f"\n{len(TUTORIALS) * trainings} trainings x {TUTORIAL_EPOCHS} epochs at this rate, "
         f"{args.workers} at a time (minutes):"
     )
     for backend in args.backends:
-        worker = sum(totals[(backend, preset)] for preset in PRESETS)
+        worker = sum(totals[(backend, preset)] for _, preset in TUTORIALS)
         print(f"  all on {backend}: {worker / args.workers / 60:.1f}")
     if len(args.backends) > 1:
-        best = sum(min(totals[(b, preset)] for b in args.backends) for preset in PRESETS)
+        best = sum(min(totals[(b, preset)] for b in args.backends) for _, preset in TUTORIALS)
         print(f"  each network on its faster backend: {best / args.workers / 60:.1f}")
 
 
