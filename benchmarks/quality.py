@@ -1,7 +1,10 @@
 """Is the exported model good? The default search and export, against the strong baselines.
 
 For each search seed: ``houses-tune search`` (default space, the stated budget) on the
-full dataset, then ``houses-tune export --cv 5``, both timed as a user would run them.
+full dataset, then ``houses-tune export`` and ``houses-tune export --cv 5``, each timed as a
+user would run them: the first export is what a user ships (the bag, evaluated on the test
+split next to the baselines, which it trains and caches); the second adds the 5-fold
+cross-validation (the split's baselines now cached), and its report is the one read here.
 Prints on one screen the exported model's test MAPE on the tutorial split and its 5-fold
 cross-validated MAPE next to ridge, gradient boosting and the tutorial networks on the same
 rows and folds, the folds won against ridge, the spread over seeds, the wall times, and
@@ -12,6 +15,14 @@ the targets met or missed. Not a test: run it by hand, e.g.
     python benchmarks/quality.py --splits my-split.json   # another test split
     python benchmarks/quality.py --results-dir runs --reuse   # export runs kept earlier
     python benchmarks/quality.py --seeds 0 --ensembles 1 3    # one search, two exports
+    python benchmarks/quality.py --seeds 0 --reference-minutes 26.5   # like for like
+
+The time target compares the search plus the first export with today's single-split
+budget-600 search plus its (default) export: 29 minutes on the machine the issue was
+measured on. Machines differ 2-3x, so measure that reference on the machine at hand
+(``git archive f0b5d88``, then its ``search --budget 600`` and ``export``) and pass it as
+``--reference-minutes``; start with an empty cache (``HOUSES_TUNE_CACHE``) so that the
+first export trains its baselines.
 """
 
 from __future__ import annotations
@@ -29,7 +40,8 @@ from pathlib import Path
 FULL_DATASET = Path(__file__).resolve().parents[1].parent / "shared/houses-dataset/Houses Dataset"
 # What the issue asks of the default search and export (test MAPE on the tutorials' split,
 # 5-fold CV MAPE, folds won against ridge, spread of the test MAPE over search seeds, and
-# the wall time of search + export against today's single-split budget-600 run).
+# the wall time of search + export against today's single-split budget-600 run and its
+# export, 29 minutes where the issue measured it; --reference-minutes for this machine's).
 TARGETS = {"test": 18.5, "cv": 21.5, "folds_won": 4, "spread": 2.0, "minutes": 29.0}
 
 
@@ -76,6 +88,13 @@ def main() -> None:
         help="export without the tutorial networks (the median, ridge and "
         "gradient boosting still run)",
     )
+    parser.add_argument(
+        "--reference-minutes",
+        type=float,
+        default=TARGETS["minutes"],
+        help="the single-split budget-600 search plus export of the first version, "
+        "measured on this machine (default: the issue's 29 minutes)",
+    )
     parser.add_argument("extra", nargs="*", help="more search flags, after --")
     args = parser.parse_args()
 
@@ -98,33 +117,39 @@ def main() -> None:
                 searched = _timed(search, results / f"{run.name}-search.log")
             for n in args.ensembles:
                 out = run / ("best" if n == 1 else f"best-ensemble-{n}")
-                export = [*tune, "export", str(run), "--cv", str(args.cv), "--ensemble", str(n),
-                          "--out", str(out)]  # fmt: skip
+                export = [*tune, "export", str(run), "--ensemble", str(n), "--out", str(out)]
                 if args.no_baselines:
                     export.append("--no-baselines")
                 exported = _timed(export, results / f"{run.name}-export-{n}.log")
+                trained = _baselines_trained(out / "metrics.json")
+                crossed = _timed([*export, "--cv", str(args.cv)],
+                                 results / f"{run.name}-export-{n}-cv.log")  # fmt: skip
                 metrics = json.loads((out / "metrics.json").read_text())
-                rows.append((seed, n, searched, exported, metrics))
+                rows.append((seed, n, searched, exported, crossed, trained, metrics))
                 print(f"seed {seed}, ensemble {n}: search {searched / 60:.1f} min, export "
-                      f"{exported / 60:.1f} min, test {metrics['test']['mape']:.2f}%",
+                      f"{exported / 60:.1f} min, export --cv {crossed / 60:.1f} min, "
+                      f"test {metrics['test']['mape']:.2f}%",
                       file=sys.stderr, flush=True)  # fmt: skip
 
-    first = rows[0][4]
+    first = rows[0][-1]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
           f"load {load:.2f} at the start; backend {first['backend']}")  # fmt: skip
     print(f"dataset {args.dataset} ({first['dataset']['houses']} houses; search "
           f"{first['split']['search']}, test {first['split']['test']}); space {args.space}, "
           f"budget {args.budget}, {first['exported']['folds']} folds; "
           f"export --cv {args.cv}")  # fmt: skip
-    print(f"\n{'seed':>4} {'search':>8} {'export':>8} {'trials':>7} {'exported':>22} "
-          f"{'test MAPE':>10} {'CV MAPE':>15} {'vs ridge':>9}")  # fmt: skip
-    for seed, _, searched, exported, m in rows:
+    print("export: the first `export` of the run (baselines trained = its tutorial networks "
+          "were not cached yet); --cv: the `export --cv` after it")  # fmt: skip
+    print(f"\n{'seed':>4} {'search':>8} {'export':>8} {'--cv':>8} {'trials':>7} {'exported':>22} "
+          f"{'test MAPE':>10} {'CV MAPE':>15} {'vs ridge':>9}  baselines")  # fmt: skip
+    for seed, _, searched, exported, crossed, trained, m in rows:
         cv = m["cv"]["models"]["exported model"]
         what = f"{m['exported']['members']} models of {m['exported']['trials'][0]['id']}"
         won = f"{m['cv']['folds_won_vs_ridge']}/{m['cv']['k']}"
-        print(f"{seed:>4} {searched / 60:7.1f}m {exported / 60:7.1f}m {m['trials']['total']:>7} "
-              f"{what:>22} {m['test']['mape']:9.2f}% {cv['score_mean']:8.2f} ± "
-              f"{cv['score_std']:4.2f} {won:>9}")  # fmt: skip
+        print(f"{seed:>4} {searched / 60:7.1f}m {exported / 60:7.1f}m {crossed / 60:7.1f}m "
+              f"{m['trials']['total']:>7} {what:>22} {m['test']['mape']:9.2f}% "
+              f"{cv['score_mean']:8.2f} ± {cv['score_std']:4.2f} {won:>9}  "
+              f"{trained} trained")  # fmt: skip
     print("\nbaselines, same rows and folds (test MAPE; CV mean ± std):")
     for label, baseline in first["baselines"].items():
         cv = first["cv"]["models"].get(label)
@@ -133,15 +158,22 @@ def main() -> None:
     for seed, n, *_, m in rows:
         print(f"\nverdict (seed {seed}, ensemble {n}): {m['verdict']['sentence']}")
     for n in args.ensembles:
-        _check([row for row in rows if row[1] == n], n)
+        _check([row for row in rows if row[1] == n], n, args.reference_minutes)
 
 
-def _check(rows: list, ensemble: int) -> None:
+def _baselines_trained(metrics: Path) -> int:
+    """How many tutorial-network runs the export trained rather than found cached."""
+    baselines = json.loads(metrics.read_text())["baselines"].values()
+    return sum(not cached for b in baselines for cached in b.get("cached", []))
+
+
+def _check(rows: list, ensemble: int, reference: float) -> None:
     """The targets, over the seeds, for one --ensemble."""
     tests = [m["test"]["mape"] for *_, m in rows]
     cvs = [m["cv"]["models"]["exported model"]["score_mean"] for *_, m in rows]
     won = [m["cv"]["folds_won_vs_ridge"] for *_, m in rows]
-    minutes = [(searched + exported) / 60 for _, _, searched, exported, _ in rows]
+    minutes = [(row[2] + row[3]) / 60 for row in rows]
+    with_cv = [(row[2] + row[3] + row[4]) / 60 for row in rows]
     spread = max(tests) - min(tests)
     print(f"\nensemble {ensemble}: test MAPE over seeds: {', '.join(f'{t:.2f}' for t in tests)} "
           f"(spread {spread:.2f})")  # fmt: skip
@@ -153,8 +185,8 @@ def _check(rows: list, ensemble: int) -> None:
          f"fewest {min(won)}"),
         (f"spread over seeds < {TARGETS['spread']}", spread < TARGETS["spread"],
          f"{spread:.2f}" if len(rows) > 1 else "one seed"),
-        (f"search + export < {TARGETS['minutes']:.0f} min", max(minutes) < TARGETS["minutes"],
-         f"slowest {max(minutes):.1f} min (the export includes its cross-validation)"),
+        (f"search + export < {reference:g} min", max(minutes) < reference,
+         f"slowest {max(minutes):.1f} min ({max(with_cv):.1f} with the export --cv after it)"),
     ]  # fmt: skip
     for name, met, detail in checks:
         print(f"  {'met   ' if met else 'MISSED'} {name:<36} {detail}")
