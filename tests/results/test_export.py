@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -232,6 +233,34 @@ def test_a_second_export_reuses_the_tutorial_baselines(run, tmp_path, monkeypatc
     # Another seed is another training.
     export_run(run, replace(options, out=tmp_path / "seed", seed=1))
     assert len(calls) == 6 + 3
+
+
+def test_export_counts_every_model_it_trains_on_stderr(run, tmp_path):
+    """Off a terminal (a log, a pipe) a line per model: which of how many."""
+    from rich.console import Console
+
+    stderr = io.StringIO()
+    result = export_run(run, _quiet(out=tmp_path / "progress", cv=2),
+                        console=Console(file=stderr, width=300))  # fmt: skip
+    best = result.summary["exported"]["trials"][0]["id"]
+    lines = [line for line in stderr.getvalue().splitlines() if line.startswith("model ")]
+    # No tutorial networks: 2 outer folds x the best trial's 3 fold models, retrained.
+    assert lines == [f"model {k}/6: trial {best}'s fold models" for k in range(1, 7)]
+
+
+def test_the_export_progress_line_says_which_model_its_epoch_and_time_left():
+    from rich.console import Console
+
+    from houses_tune.results.progress import ExportProgress
+
+    progress = ExportProgress(Console(file=io.StringIO()), models=4)
+    progress.model_skipped("tutorial MLP (attributes), seed 0")  # from the cache: counted
+    progress.next_models("tutorial MLP (attributes), seed 1", 200)
+    progress.fold_begin(0)
+    progress.epoch_end(0, 49, {})
+    line = progress.line()
+    assert line.startswith("export · model 2/4: tutorial MLP (attributes), seed 1 · epoch 50/200")
+    assert re.search(r"this model \d+:\d\d:\d\d left$", line), line
 
 
 def test_predict_on_the_dataset_folder_reproduces_the_test_predictions(exported, run):
