@@ -15,6 +15,7 @@ the targets met or missed. Not a test: run it by hand, e.g.
     python benchmarks/quality.py --splits my-split.json   # another test split
     python benchmarks/quality.py --results-dir runs --reuse   # export runs kept earlier
     python benchmarks/quality.py --seeds 0 --ensembles 1 3    # one search, two exports
+    python benchmarks/quality.py --bag-epochs 0 100   # the search's bag and one trained longer
     python benchmarks/quality.py --seeds 0 --reference-minutes 26.5   # like for like
 
 The time target compares the search plus the first export with today's single-split
@@ -51,6 +52,7 @@ class Row(NamedTuple):
 
     seed: int
     ensemble: int
+    epochs: int  # export --max-epochs (0: the search's fold models)
     searched: float
     exported: float
     crossed: float  # the export --cv after the first export
@@ -102,6 +104,14 @@ def main() -> None:
         "gradient boosting still run)",
     )
     parser.add_argument(
+        "--bag-epochs",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="export each search once per value, side by side: 0 ships the search's fold "
+        "models (the default export), N trains them again with --max-epochs N",
+    )
+    parser.add_argument(
         "--reference-minutes",
         type=float,
         default=TARGETS["minutes"],
@@ -128,20 +138,23 @@ def main() -> None:
                 searched = json.loads((run / "run.json").read_text())["timing"]["elapsed_s"]
             else:
                 searched = _timed(search, results / f"{run.name}-search.log")
-            for n in args.ensembles:
-                out = run / ("best" if n == 1 else f"best-ensemble-{n}")
+            for n, epochs in [(n, e) for n in args.ensembles for e in args.bag_epochs]:
+                name = "best" + f"-ensemble-{n}" * (n > 1) + f"-epochs-{epochs}" * (epochs > 0)
+                out = run / name
                 export = [*tune, "export", str(run), "--ensemble", str(n), "--out", str(out)]
+                if epochs:
+                    export += ["--max-epochs", str(epochs)]
                 if args.no_baselines:
                     export.append("--no-baselines")
-                exported = _timed(export, results / f"{run.name}-export-{n}.log")
+                exported = _timed(export, results / f"{run.name}-{name}.log")
                 trained = _baselines_trained(out / "metrics.json")
                 crossed = _timed([*export, "--cv", str(args.cv)],
-                                 results / f"{run.name}-export-{n}-cv.log")  # fmt: skip
+                                 results / f"{run.name}-{name}-cv.log")  # fmt: skip
                 metrics = json.loads((out / "metrics.json").read_text())
-                rows.append(Row(seed, n, searched, exported, crossed, trained, metrics))
-                print(f"seed {seed}, ensemble {n}: search {searched / 60:.1f} min, export "
-                      f"{exported / 60:.1f} min, export --cv {crossed / 60:.1f} min, "
-                      f"test {metrics['test']['mape']:.2f}%",
+                rows.append(Row(seed, n, epochs, searched, exported, crossed, trained, metrics))
+                print(f"seed {seed}, ensemble {n}, bag epochs {epochs}: search "
+                      f"{searched / 60:.1f} min, export {exported / 60:.1f} min, export --cv "
+                      f"{crossed / 60:.1f} min, test {metrics['test']['mape']:.2f}%",
                       file=sys.stderr, flush=True)  # fmt: skip
 
     first = rows[0].metrics
@@ -155,9 +168,10 @@ def main() -> None:
           "were not cached yet); --cv: the `export --cv` after it")  # fmt: skip
     print(f"\n{'seed':>4} {'search':>8} {'export':>8} {'--cv':>8} {'trials':>7} {'exported':>22} "
           f"{'test MAPE':>10} {'CV MAPE':>15} {'vs ridge':>9}  baselines")  # fmt: skip
-    for seed, _, searched, exported, crossed, trained, m in rows:
+    for seed, _, epochs, searched, exported, crossed, trained, m in rows:
         cv = m["cv"]["models"]["exported model"]
         what = f"{m['exported']['members']} models of {m['exported']['trials'][0]['id']}"
+        what += f" ({epochs} ep)" if epochs else ""
         won = f"{m['cv']['folds_won_vs_ridge']}/{m['cv']['k']}"
         print(f"{seed:>4} {searched / 60:7.1f}m {exported / 60:7.1f}m {crossed / 60:7.1f}m "
               f"{m['trials']['total']:>7} {what:>22} {m['test']['mape']:9.2f}% "
@@ -168,10 +182,12 @@ def main() -> None:
         cv = first["cv"]["models"].get(label)
         cv_text = f"{cv['score_mean']:.2f} ± {cv['score_std']:.2f}" if cv else "-"
         print(f"  {label:<32} {baseline['test_score']:8.2f}%   {cv_text}")
-    for seed, n, *_, m in rows:
-        print(f"\nverdict (seed {seed}, ensemble {n}): {m['verdict']['sentence']}")
-    for n in args.ensembles:
-        _check([row for row in rows if row.ensemble == n], n, args.reference_minutes)
+    for row in rows:
+        print(f"\nverdict (seed {row.seed}, ensemble {row.ensemble}, bag epochs {row.epochs}): "
+              f"{row.metrics['verdict']['sentence']}")  # fmt: skip
+    for n, epochs in [(n, e) for n in args.ensembles for e in args.bag_epochs]:
+        same = [row for row in rows if (row.ensemble, row.epochs) == (n, epochs)]
+        _check(same, f"ensemble {n}, bag epochs {epochs}", args.reference_minutes)
 
 
 def _baselines_trained(metrics: Path) -> int:
@@ -180,15 +196,15 @@ def _baselines_trained(metrics: Path) -> int:
     return sum(not cached for b in baselines for cached in b.get("cached", []))
 
 
-def _check(rows: list[Row], ensemble: int, reference: float) -> None:
-    """The targets, over the seeds, for one --ensemble."""
+def _check(rows: list[Row], export: str, reference: float) -> None:
+    """The targets, over the seeds, for one export (--ensemble, --bag-epochs)."""
     tests = [row.metrics["test"]["mape"] for row in rows]
     cvs = [row.metrics["cv"]["models"]["exported model"]["score_mean"] for row in rows]
     won = [row.metrics["cv"]["folds_won_vs_ridge"] for row in rows]
     minutes = [(row.searched + row.exported) / 60 for row in rows]
     with_cv = [(row.searched + row.exported + row.crossed) / 60 for row in rows]
     spread = max(tests) - min(tests)
-    print(f"\nensemble {ensemble}: test MAPE over seeds: {', '.join(f'{t:.2f}' for t in tests)} "
+    print(f"\n{export}: test MAPE over seeds: {', '.join(f'{t:.2f}' for t in tests)} "
           f"(spread {spread:.2f})")  # fmt: skip
     checks = [
         (f"test MAPE <= {TARGETS['test']}%", max(tests) <= TARGETS["test"],

@@ -25,6 +25,17 @@ from houses_tune.errors import ExportError, PredictError
     "instead of the bag (for comparison only).",
 )  # fmt: skip
 @click.option(
+    "--max-epochs", type=click.IntRange(min=1), metavar="N",
+    help="Train the bag's fold models again on the search's folds, each for at most N epochs "
+    "(or its trial's, if more) and stopped early by --patience, instead of shipping the "
+    "search's (and so the --cv pipeline).",
+)  # fmt: skip
+@click.option(
+    "--patience", type=click.IntRange(min=1), metavar="P",
+    help="With --max-epochs: stop each fold model when its validation score has not "
+    "improved for P epochs.  [default: 30]",
+)  # fmt: skip
+@click.option(
     "--cv", type=click.IntRange(min=2), metavar="K",
     help="Also score the whole pipeline and every baseline on K folds of all houses (K >= 2).",
 )  # fmt: skip
@@ -67,6 +78,10 @@ def export(run, backend, no_baselines, **options) -> None:
     from houses_tune.backend import import_keras, use_backend
     from houses_tune.run import RunDir
 
+    if options["patience"] is not None and not options["max_epochs"]:
+        raise ExportError("--patience stops the fold models --max-epochs trains: pass both")
+    if options["patience"] is None:
+        del options["patience"]  # ExportOptions' default
     record = RunDir(run)
     text = record.settings.get("dataset", {}).get("text_categories")
     if text and backend == "jax":

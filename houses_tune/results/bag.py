@@ -2,9 +2,11 @@
 
 The search already trained every configuration once per fold, each fold model stopped
 early on its own validation rows; those are what the search scored, so they are what the
-export bags (``load_members``). The same pipeline, trained anew on other rows, is what
-export's cross-validation scores (``train_members``). The fixed-epoch refit of one
-configuration on all search rows is kept for comparison (``refit_member``).
+export bags by default (``load_members``). The same pipeline, trained anew on other rows,
+is what export's cross-validation scores (``train_members``), which with ``--max-epochs``
+also trains the bag that ships, on the search's folds, for longer than the search's
+Hyperband rounds allowed. The fixed-epoch refit of one configuration on all search rows is
+kept for comparison (``refit_member``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Member:
         trial_id: The trial whose configuration it is.
         fold: Its fold (0 for a refit).
         history: Per-epoch logs of its training (empty when loaded from the search).
+        best_epoch: The epoch of its best validation score, whose weights it keeps (None
+            for a refit and when loaded from the search).
     """
 
     network: object
@@ -37,6 +41,7 @@ class Member:
     trial_id: str
     fold: int
     history: dict
+    best_epoch: int | None = None
 
 
 def hyperparameters(trial):
@@ -68,23 +73,25 @@ def load_members(run, trials: list, hypermodel, splits) -> list[Member]:
 
 
 def train_members(
-    hypermodel, trials: list, folds, patience: int, seed: int, listener=None
+    hypermodel, trials: list, folds, patience: int, seed: int, listener=None, epochs: int = 0
 ) -> list[Member]:
-    """Train each trial's configuration once per fold from fresh weights, early-stopped
-    (what the search did), for at most the epochs the trial reached."""
+    """Train each trial's configuration once per fold from fresh weights, each fold model
+    stopped early on its own validation rows (keeping its best weights), for at most
+    ``epochs`` or the epochs the trial reached in the search, whichever is more."""
     members = []
     for trial in trials:
         hp = hyperparameters(trial)
-        epochs = int(trial.epochs or hp.values.get("tuner/epochs", 1))
+        most = max(epochs, int(trial.epochs or hp.values.get("tuner/epochs", 1)))
         if listener is not None:
-            listener.next_models(f"trial {trial.trial_id}'s fold models", epochs)
+            listener.next_models(f"trial {trial.trial_id}'s fold models", most)
         trained = train_configuration(
-            hypermodel, hp, folds, epochs, patience=patience, seed=seed, listener=listener
+            hypermodel, hp, folds, most, patience=patience, seed=seed, listener=listener
         )
         members += [
-            Member(net, hp, hypermodel.target(hp), trial.trial_id, result.fold, result.history)
+            Member(net, hp, hypermodel.target(hp), trial.trial_id, result.fold, result.history,
+                   result.best_epoch)
             for net, result in trained
-        ]
+        ]  # fmt: skip
     return members
 
 

@@ -2,10 +2,11 @@
 
 Each outer fold (``KFold(K, shuffle=True, random_state=seed)`` over all the houses after the
 zip filter) holds out its test houses; the exported pipeline is trained anew on the others
-exactly as the search trained it (the chosen configurations, one model per inner fold,
-each stopped early on its own rows, bagged, in the search's precision), and so is every
-baseline. The tutorial networks train once per outer fold (with ``seed``): the spread over
-folds shows their instability, and their results are cached like the split's.
+exactly as the search trained it, or as export trained the bag it ships when that trained
+its own (the chosen configurations, one model per inner fold, each stopped early on its
+own rows, bagged, in the search's precision), and so is every baseline. The tutorial
+networks train once per outer fold (with ``seed``): the spread over folds shows their
+instability, and their results are cached like the split's.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def cross_validate(
     search: dict,
     seed: int = 0,
     refit: bool = False,
+    stopping: tuple[int, int] | None = None,
     precision: str = "float32",
     tutorials: bool = True,
     baseline_epochs: int = 200,
@@ -68,6 +70,8 @@ def cross_validate(
         search: The run's search settings (inner folds, patience).
         seed: Seed of the outer folds and of every model.
         refit: Score the fixed-epoch refit pipeline instead of the bag.
+        stopping: ``(patience, epochs)`` of each fold model of the bag (``train_members``);
+            None: the search's patience and each trial's epochs.
         precision: The dtype policy the pipeline trains and predicts with (the search's;
             the baselines keep float32, as their cache assumes).
         tutorials: Also the tutorial networks.
@@ -108,10 +112,11 @@ def cross_validate(
             if refit:
                 members = [refit_member(hypermodel, t, train, seed, listener) for t in trials]
             else:
-                folds_in = inner_folds(train, search)
+                patience, epochs = stopping or (search["patience"], 0)
                 members = train_members(
-                    hypermodel, trials, folds_in, search["patience"], seed, listener
-                )
+                    hypermodel, trials, inner_folds(train, search), patience, seed, listener,
+                    epochs=epochs,
+                )  # fmt: skip
             predicted = {EXPORTED: member_prices(hypermodel, members, test)}
         predicted.update(simple_prices(houses, train, test))
         fold_runs = runs[(index - 1) * len(networks) : index * len(networks)]

@@ -2,7 +2,8 @@
 
 What is shipped is what the search scored: the fold models of the best configuration (or
 of the ``ensemble`` best), bagged into one ``model.keras`` that averages them in log-price
-space. ``refit=True`` ships the old fixed-epoch refit instead, for comparison. The work
+space. With ``max_epochs`` those fold models are trained again on the same folds for longer
+first; ``refit=True`` ships the old fixed-epoch refit instead, for comparison. The work
 (baselines, cross-validation) happens first; then every file is written into a temporary
 folder beside the destination and renamed into place at the end, so an interrupted or
 failed export leaves no half-written result.
@@ -35,8 +36,14 @@ class ExportOptions:
         trial_id: Export this trial instead of the best.
         ensemble: Bag the fold models of this many best configurations.
         refit: Ship a fixed-epoch refit on all search houses instead of the bag.
+        max_epochs: Train the bag's fold models again, from fresh weights on the search's
+            folds, for at most this many epochs (or the epochs the trial reached in the
+            search, if more), and so the pipeline ``cv`` scores; None: ship the search's.
+        patience: With ``max_epochs``: stop each of them when its validation score has not
+            improved for this many epochs (it keeps its best weights).
         cv: When >= 2, also score the pipeline and every baseline on K folds.
-        seed: Seed of the tutorial baselines (their first seed), the refit and the CV.
+        seed: Seed of the tutorial baselines (their first seed), the bag, the refit and the
+            CV.
         baselines: Also train the three tutorial networks (the simple baselines always run).
         baseline_epochs: Epochs of each tutorial network.
         baseline_seeds: Train each tutorial network with seeds ``seed, seed + 1, ...`` on
@@ -51,6 +58,8 @@ class ExportOptions:
     trial_id: str | None = None
     ensemble: int = 1
     refit: bool = False
+    max_epochs: int | None = None
+    patience: int = 30
     cv: int = 0
     seed: int = 0
     baselines: bool = True
@@ -88,7 +97,7 @@ def export_run(
 
     from houses_tune.data import ModelData
     from houses_tune.results import baselines as base
-    from houses_tune.results.bag import load_members, refit_member
+    from houses_tune.results.bag import load_members, refit_member, train_members
     from houses_tune.results.choose import choose_trials
     from houses_tune.results.progress import ExportProgress
     from houses_tune.results.serving import build_serving_model
@@ -116,6 +125,8 @@ def export_run(
         raise ExportError(
             f"--cv must be between 2 and {len(houses)} (the houses), got {options.cv}"
         )
+    if options.refit and options.max_epochs:
+        raise ExportError("--refit and --max-epochs ship different models: pass one")
     seeds = [options.seed + i for i in range(options.baseline_seeds)]
     console = console or Console(stderr=True, highlight=False)
     networks = len(base.tutorials_for(houses))
@@ -134,6 +145,12 @@ def export_run(
             members = [
                 refit_member(hypermodel, t, splits.search, options.seed, progress) for t in chosen
             ]
+        elif options.max_epochs:
+            folds = [splits.fold(k) for k in range(len(splits.folds))]
+            members = train_members(
+                hypermodel, chosen, folds, options.patience, options.seed, progress,
+                epochs=options.max_epochs,
+            )  # fmt: skip
         else:
             members = load_members(run_dir, chosen, hypermodel, splits)
         progress.log(_exported_line(options, chosen, members))
@@ -174,6 +191,7 @@ def export_run(
                 search=run_dir.search,
                 seed=options.seed,
                 refit=options.refit,
+                stopping=_stopping(options),
                 precision=run_dir.precision,
                 tutorials=options.baselines,
                 baseline_epochs=options.baseline_epochs,
@@ -218,16 +236,25 @@ def _planned_models(
     options: ExportOptions, chosen: list, folds: int, seeds: list, networks: int
 ) -> int:
     tutorials = networks * len(seeds) if options.baselines else 0
-    ours = len(chosen) if options.refit else 0
+    ours = len(chosen) * (1 if options.refit else folds if options.max_epochs else 0)
     per_fold = len(chosen) * (1 if options.refit else folds) + (networks * options.baselines)
     return tutorials + ours + options.cv * per_fold
+
+
+def _stopping(options: ExportOptions) -> tuple[int, int] | None:
+    """``(patience, epochs)`` of the bag's fold models; None: as the search trained them."""
+    return (options.patience, options.max_epochs) if options.max_epochs else None
 
 
 def _exported_line(options: ExportOptions, chosen: list, members: list) -> str:
     ids = ", ".join(t.trial_id for t in chosen)
     if options.refit:
         return f"exporting a refit of trial {ids} on all search houses (for comparison)"
-    return f"exporting a bag of {len(members)} fold models of trial{'s' * (len(chosen) > 1)} {ids}"
+    whose = "" if options.max_epochs else "the search's "
+    return (
+        f"exporting a bag of {len(members)} {whose}fold models of "
+        f"trial{'s' * (len(chosen) > 1)} {ids}"
+    )
 
 
 def _test_inputs(model, houses, rows: np.ndarray) -> dict[str, np.ndarray]:

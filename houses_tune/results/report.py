@@ -60,8 +60,8 @@ def write_report(folder: Path, summary: dict, table, run_dir, chosen, members, t
 
 
 def _curves(run_dir, chosen, members, summary) -> dict:
-    """Validation score of each exported fold model, as the search trained it (its last
-    round); for a refit, its training loss and score."""
+    """Validation score of each exported fold model, as export trained it (or as the
+    search did, in its last round); for a refit, its training loss and score."""
     from houses_tune.tuner.monitor import trial_history
 
     objective = _objective(summary)
@@ -70,9 +70,16 @@ def _curves(run_dir, chosen, members, summary) -> dict:
             key: {f"trial {m.trial_id}": m.history.get(key, []) for m in members}
             for key in ("loss", objective.metric)
         }
-    folds = trial_history(run_dir.tuner_dir, chosen[0].trial_id).get("folds", [])
-    lines = {f"fold {f['fold']}": f.get("history", {}).get(objective.monitor, []) for f in folds}
-    return {f"trial {chosen[0].trial_id}: validation {objective.label} per fold": lines}
+    first = chosen[0].trial_id
+    if summary["exported"].get("trained_by") == "export":
+        ours = (m for m in members if m.trial_id == first)
+        lines = {f"fold {m.fold}": m.history.get(objective.monitor, []) for m in ours}
+    else:
+        folds = trial_history(run_dir.tuner_dir, first).get("folds", [])
+        lines = {
+            f"fold {f['fold']}": f.get("history", {}).get(objective.monitor, []) for f in folds
+        }
+    return {f"trial {first}: validation {objective.label} per fold": lines}
 
 
 def render(summary: dict, images: dict[str, bytes], fmt: str) -> str:
@@ -197,10 +204,18 @@ def _lead(summary: dict) -> str:
         )
     else:
         space = "in log-price space" if _positive(summary) else "as they are"
-        what = (
-            f"a bag of the {exported['members']} fold models the search trained for trial "
-            f"{ids}, averaged {space}"
-        )
+        if exported.get("trained_by") == "export":
+            what = (
+                f"a bag of {exported['members']} fold models of trial {ids}, trained again on "
+                f"the search's folds until their validation {_objective(summary).label} had "
+                f"not improved for {exported['patience']} epochs (at most "
+                f"{exported['max_epochs']}), averaged {space}"
+            )
+        else:
+            what = (
+                f"a bag of the {exported['members']} fold models the search trained for trial "
+                f"{ids}, averaged {space}"
+            )
     status = "" if summary["run_status"] == "finished" else f" (run {summary['run_status']})"
     objective = _objective(summary)
     return (

@@ -71,6 +71,12 @@ def summarize(
         "exported": {
             "kind": "refit" if options.refit else "bag",
             "members": len(members),
+            # Who trained the bag: the search (as it scored it) or this export, for longer.
+            "trained_by": "export" if options.max_epochs or options.refit else "search",
+            "patience": options.patience if options.max_epochs else None,
+            "max_epochs": options.max_epochs,
+            "best_epochs": [m.best_epoch for m in members],
+            "epochs": [len(m.history.get("loss", [])) or None for m in members],
             "folds": run_dir.folds,
             "trials": [trial_summary(t) for t in chosen],
         },

@@ -25,10 +25,11 @@ def test_the_exported_pipeline_never_sees_an_outer_folds_test_houses(tiny_datase
     from houses_tune.search_spaces import load_space
 
     houses = load_houses(tiny_dataset, min_zip_count=0)
-    seen = []
+    seen, stopping = [], []
 
-    def spy(hypermodel, trials, folds, patience, seed, listener=None):
+    def spy(hypermodel, trials, folds, patience, seed, listener=None, epochs=0):
         seen.append((hypermodel.data.fit_rows, [np.concatenate([f, v]) for f, v in folds]))
+        stopping.append((patience, epochs))
         return []
 
     monkeypatch.setattr(bag, "train_members", spy)
@@ -52,6 +53,31 @@ def test_the_exported_pipeline_never_sees_an_outer_folds_test_houses(tiny_datase
     assert result["difference_to_ridge"] == pytest.approx(
         np.subtract(constant, result["models"][RIDGE]["fold_scores"])
     )
+    # Without export's stopping rule: the search's patience, each trial's own epochs.
+    assert stopping == [(2, 0)] * 4
+
+
+def test_the_pipeline_trains_its_bag_with_exports_stopping_rule(tiny_dataset, monkeypatch):
+    """The pipeline --cv scores is the one export ships: its fold models stop by export's
+    --patience and --max-epochs."""
+    from houses_tune.data import load_houses
+    from houses_tune.results import bag
+    from houses_tune.search_spaces import load_space
+
+    houses, stopping = load_houses(tiny_dataset, min_zip_count=0), []
+
+    def spy(hypermodel, trials, folds, patience, seed, listener=None, epochs=0):
+        stopping.append((patience, epochs))
+        return []
+
+    monkeypatch.setattr(bag, "train_members", spy)
+    monkeypatch.setattr(bag, "member_prices", lambda hm, members, rows: np.full(len(rows), 5e5))
+    trial = TrialRecord("0000", "completed", 20.0, 2, 2, 0.0, (FoldRecord(1, 20.0, 2, 2),))
+    crossval.cross_validate(
+        houses, load_space("mlp"), [trial], 3, search={"folds": 3, "val_seed": 0, "patience": 2},
+        stopping=(30, 100), tutorials=False,
+    )  # fmt: skip
+    assert stopping == [(30, 100)] * 3
 
 
 def test_the_pipeline_retrains_in_the_searchs_precision(tiny_dataset, monkeypatch):

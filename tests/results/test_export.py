@@ -76,19 +76,29 @@ def test_export_writes_every_file_and_nothing_else(exported, run):
 
 def test_the_model_is_the_bag_of_the_best_trials_fold_models(exported, run):
     """Its prices are the geometric mean of what the search's fold checkpoints predict."""
-    from houses_tune.results.bag import hyperparameters
-    from houses_tune.search_spaces import HousesHyperModel
-    from houses_tune.training.folds import load_checkpoint
-
     _, best = exported
     metrics = json.loads((best / "metrics.json").read_text())
     rd = RunDir(run)
     trial = rd.trials()[0]
     assert metrics["exported"] == {
-        "kind": "bag", "members": 3, "folds": 3,
+        "kind": "bag", "members": 3, "folds": 3, "trained_by": "search", "patience": None,
+        "max_epochs": None, "best_epochs": [None] * 3, "epochs": [None] * 3,
         "trials": [metrics["top_trials"][0]],
     }  # fmt: skip
     assert metrics["exported"]["trials"][0]["id"] == trial.trial_id
+    predictions = pd.read_csv(best / "predictions.csv")
+    np.testing.assert_allclose(predictions["predicted"], _search_bag(run), rtol=1e-4)
+    assert "fold models the search trained for trial" in (best / "report.md").read_text()
+
+
+def _search_bag(run) -> np.ndarray:
+    """Test prices of the geometric mean of the search's fold checkpoints of the best trial."""
+    from houses_tune.results.bag import hyperparameters
+    from houses_tune.search_spaces import HousesHyperModel
+    from houses_tune.training.folds import load_checkpoint
+
+    rd = RunDir(run)
+    trial = rd.trials()[0]
     houses, splits = rd.load_dataset(), rd.splits
     hypermodel = HousesHyperModel(rd.space(), ModelData(houses, splits.search))
     hp = hyperparameters(trial)
@@ -99,9 +109,31 @@ def test_the_model_is_the_bag_of_the_best_trials_fold_models(exported, run):
             network, rd.tuner_dir / f"trial_{trial.trial_id}" / f"fold_{fold}.weights.h5"
         )
         each.append(hypermodel.predict_prices(hp, network, splits.test))
-    expected = serving.bag_prices(each)  # geometric mean; a price below $1 counts as $1
-    predictions = pd.read_csv(best / "predictions.csv")
-    np.testing.assert_allclose(predictions["predicted"], expected, rtol=1e-4)
+    return serving.bag_prices(each)  # geometric mean; a price below $1 counts as $1
+
+
+def test_max_epochs_trains_the_bag_again_for_longer_than_the_search_did(run, tmp_path):
+    """The search stopped its fold models at its round's 2 epochs; --max-epochs trains each
+    again, on the same folds, until --patience or --max-epochs stops it, and --cv scores
+    that pipeline."""
+    stderr = io.StringIO()
+    from rich.console import Console
+
+    result = export_run(run, _quiet(out=tmp_path / "longer", max_epochs=5, patience=2, cv=2),
+                        console=Console(file=stderr, width=300))  # fmt: skip
+    exported = result.summary["exported"]
+    assert exported["trained_by"] == "export" and exported["members"] == 3
+    assert exported["patience"] == 2 and exported["max_epochs"] == 5
+    epochs, best_epochs = exported["epochs"], exported["best_epochs"]
+    assert len(epochs) == 3 and all(2 < e <= 5 for e in epochs)  # beyond the search's 2
+    for best, last in zip(best_epochs, epochs, strict=True):  # stopped by one rule or the other
+        assert 1 <= best <= last and (last == 5 or last == best + 2)
+    predicted = pd.read_csv(result.out / "predictions.csv")["predicted"]
+    assert not np.allclose(predicted, _search_bag(run), rtol=1e-3)  # other models
+    assert "trained again on the search's folds" in (result.out / "report.md").read_text()
+    # The bag's 3 fold models, then 2 outer folds x 3: all counted.
+    lines = [line for line in stderr.getvalue().splitlines() if line.startswith("model ")]
+    assert len(lines) == 9 and lines[-1].startswith("model 9/9: ")
 
 
 def test_model_reloads_safely_and_matches_saved_model(exported, run):
@@ -423,6 +455,8 @@ def test_a_run_whose_search_still_runs_is_refused_unless_allowed(run, tmp_path):
         (["--cv", "1000"], "--cv must be between 2 and 40"),
         (["--baseline-seeds", "0"], "'--baseline-seeds': 0 is not in the range x>=1"),
         (["--ensemble", "0"], "'--ensemble': 0 is not in the range x>=1"),
+        (["--patience", "5"], "--patience stops the fold models --max-epochs trains"),
+        (["--refit", "--max-epochs", "50"], "--refit and --max-epochs ship different models"),
     ],
 )
 def test_bad_arguments_fail_in_one_line(run, args, message):
