@@ -4,7 +4,7 @@ Takes a finished run and scores configurations of it (the best, or ``--trials``)
 ``export --cv`` scores the pipeline: on the export's 5 outer folds, each configuration
 trained once per inner fold and bagged, with each stopping rule side by side on the same
 folds and seeds. ``search`` is the search's rule (its patience, at most the epochs the
-trial reached in its Hyperband round: what ``export --search-models`` does); ``P:N`` is
+trial reached in its Hyperband round: what ``export`` ships by default); ``P:N`` is
 export's (patience P, at most N epochs, or the trial's if more). Not a test: run it by
 hand, e.g.
 

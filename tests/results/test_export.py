@@ -116,9 +116,9 @@ def test_max_epochs_trains_the_bag_again_for_longer_than_the_search_did(run, tmp
     """The search stopped its fold models at its round's 2 epochs; --max-epochs trains each
     again, on the same folds, until --patience or --max-epochs stops it, and --cv scores
     that pipeline."""
-    stderr = io.StringIO()
     from rich.console import Console
 
+    stderr = io.StringIO()
     result = export_run(run, _quiet(out=tmp_path / "longer", max_epochs=5, patience=2, cv=2),
                         console=Console(file=stderr, width=300))  # fmt: skip
     exported = result.summary["exported"]
