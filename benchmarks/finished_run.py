@@ -39,7 +39,7 @@ class FinishedRun:
         from houses_tune.results.bag import load_members
 
         hypermodel = self.hypermodel(self.splits.search, self.run.search["seed"])
-        folds = [self.splits.fold(k) for k in range(len(self.splits.folds))]
+        folds = self.splits.fold_rows()
         trials = self.chosen if trials is None else trials
         return hypermodel, folds, load_members(self.run, trials, hypermodel, self.splits)
 

@@ -53,6 +53,10 @@ class Splits:
         val = self.folds[index]
         return self.search[~np.isin(self.search, val)], val
 
+    def fold_rows(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(fit rows, validation rows)`` of every fold, in order."""
+        return [self.fold(index) for index in range(len(self.folds))]
+
     def to_dict(self) -> dict:
         """JSON-ready ``{"search": [...], "test": [...], "folds": [[...], ...]}``."""
         return {

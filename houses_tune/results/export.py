@@ -145,11 +145,11 @@ def export_run(
             members = [
                 refit_member(hypermodel, t, splits.search, options.seed, progress) for t in chosen
             ]
-        elif options.max_epochs:
-            folds = [splits.fold(k) for k in range(len(splits.folds))]
+        elif stopping := _stopping(options):
+            patience, epochs = stopping
             members = train_members(
-                hypermodel, chosen, folds, options.patience, options.seed, progress,
-                epochs=options.max_epochs,
+                hypermodel, chosen, splits.fold_rows(), patience, options.seed, progress,
+                epochs=epochs,
             )  # fmt: skip
         else:
             members = load_members(run_dir, chosen, hypermodel, splits)
