@@ -2,8 +2,9 @@
 
 Takes a finished run (e.g. one ``benchmarks/quality.py --results-dir`` kept) and scores the
 exported configuration's bag with 1, 2, ... seeds per fold (5, 10, ... models), on the
-tutorial split (seed 0's members are the search's own fold models, as export ships them;
-each further seed trains the fold models again, as export's cross-validation does) and
+tutorial split (seed 0's members are the search's own fold models, as ``export
+--max-epochs 0`` ships them; each further seed trains the fold models again, as that
+export's cross-validation does) and
 on the export's 5 outer folds (every seed trained inside each outer fold). Not a test:
 run it by hand, e.g.
 

@@ -4,8 +4,8 @@ Measured, not shipped.
 Takes a finished run (e.g. one ``benchmarks/quality.py --results-dir`` kept) and scores,
 on the tutorial split and on the export's 5 outer folds:
 
-- the exported bag (the best configuration's fold models) and the 3 best bagged
-  (``export --ensemble 3``);
+- the search's bag (the best configuration's fold models, ``export --max-epochs 0``) and
+  the 3 best bagged (``export --max-epochs 0 --ensemble 3``);
 - greedy ensemble selection (Caruana et al., 2004): starting from nothing, add, with
   replacement, the configuration that most lowers the out-of-fold MAPE of the weighted
   geometric mean, over the ``--candidates`` best trials that trained every fold;

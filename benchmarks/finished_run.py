@@ -1,7 +1,8 @@
 """A finished run opened for the benchmarks that re-score its bag (``stacking.py``,
 ``bag_seeds.py``, ``ensemble_selection.py``): in the backend it was searched with, its bag
-as export ships it, and the same pipeline trained anew as ``export --cv`` trains it (inner
-folds, the search's patience and precision)."""
+of the search's own fold models (``export --max-epochs 0``), and the same pipeline trained
+anew as ``export --max-epochs 0 --cv`` trains it (inner folds, the search's patience and
+precision)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ class FinishedRun:
         return HousesHyperModel(self.space, data, seed=seed)
 
     def shipped(self, trials: list | None = None):
-        """``(hypermodel, the search's folds, the bag export ships)``; with ``trials``, the
-        search's fold models of those instead."""
+        """``(hypermodel, the search's folds, its bag of the search's fold models)``; with
+        ``trials``, those trials' instead."""
         from houses_tune.results.bag import load_members
 
         hypermodel = self.hypermodel(self.splits.search, self.run.search["seed"])

@@ -15,7 +15,7 @@ the targets met or missed. Not a test: run it by hand, e.g.
     python benchmarks/quality.py --splits my-split.json   # another test split
     python benchmarks/quality.py --results-dir runs --reuse   # export runs kept earlier
     python benchmarks/quality.py --seeds 0 --ensembles 1 3    # one search, two exports
-    python benchmarks/quality.py --bag-epochs 0 100   # the search's bag and one trained longer
+    python benchmarks/quality.py --bag-epochs 0 100   # the search's bag and the default
     python benchmarks/quality.py --seeds 0 --reference-minutes 26.5   # like for like
 
 The time target compares the search plus the first export with today's single-split
@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import NamedTuple
+
+from houses_tune.results.bag_stopping import BAG_EPOCHS
 
 FULL_DATASET = Path(__file__).resolve().parents[1].parent / "shared/houses-dataset/Houses Dataset"
 # What the issue asks of the default search and export (test MAPE on the tutorials' split,
@@ -107,9 +109,10 @@ def main() -> None:
         "--bag-epochs",
         type=int,
         nargs="+",
-        default=[0],
-        help="export each search once per value, side by side: 0 ships the search's fold "
-        "models (the default export), N trains them again with --max-epochs N",
+        default=[BAG_EPOCHS],
+        help="export each search once per value, side by side, with --max-epochs N: 0 ships "
+        f"the search's fold models, N trains them again (default: {BAG_EPOCHS}, the "
+        "export's default)",
     )
     parser.add_argument(
         "--reference-minutes",
@@ -139,11 +142,10 @@ def main() -> None:
             else:
                 searched = _timed(search, results / f"{run.name}-search.log")
             for n, epochs in [(n, e) for n in args.ensembles for e in args.bag_epochs]:
-                name = "best" + f"-ensemble-{n}" * (n > 1) + f"-epochs-{epochs}" * (epochs > 0)
+                name = "best" + f"-ensemble-{n}" * (n > 1) + f"-epochs-{epochs}"
                 out = run / name
-                export = [*tune, "export", str(run), "--ensemble", str(n), "--out", str(out)]
-                if epochs:
-                    export += ["--max-epochs", str(epochs)]
+                export = [*tune, "export", str(run), "--ensemble", str(n), "--out", str(out),
+                          "--max-epochs", str(epochs)]  # fmt: skip
                 if args.no_baselines:
                     export.append("--no-baselines")
                 exported = _timed(export, results / f"{run.name}-{name}.log")

@@ -1,8 +1,9 @@
-"""Would blending the exported bag with ridge or gradient boosting help? Measured, not shipped.
+"""Would blending the bag with ridge or gradient boosting help? Measured, not shipped.
 
 Takes a finished run (e.g. one ``benchmarks/quality.py --results-dir`` kept) and scores,
-on the tutorial split and on the export's 5 outer folds, the exported bag alone, ridge and
-gradient boosting on log price alone, and geometric-mean blends of the bag with them:
+on the tutorial split and on the export's 5 outer folds, the bag of the search's fold
+models alone (``export --max-epochs 0``), ridge and gradient boosting on log price alone,
+and geometric-mean blends of the bag with them:
 fixed weights (1/2, 1/3) and weights chosen on out-of-fold predictions of the rows the
 bag was trained on (the search's folds for the split; inside each outer fold, the same
 inner folds the export's cross-validation trains the bag on), as a stacking ensemble

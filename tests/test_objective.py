@@ -161,7 +161,8 @@ def test_a_mae_search_export_and_predict_on_targets_of_any_sign(tmp_path, capsys
     run(["trials", str(folder)])
     assert "val MAE" in capsys.readouterr().out
 
-    run(["export", str(folder), "--no-baselines", "--no-saved-model", "--cv", "2"])
+    run(["export", str(folder), "--no-baselines", "--no-saved-model", "--cv", "2",
+         "--max-epochs", "0"])  # fmt: skip
     out = capsys.readouterr().out
     best = folder / "best"
     metrics = json.loads((best / "metrics.json").read_text())

@@ -172,7 +172,7 @@ def test_listings_search_export_and_predict_end_to_end_on_tensorflow(tmp_path):
         ["search", "--dataset", str(listings / "listings.yaml"), "--folds", "2", "--tuner",
          "random", "--max-epochs", "1", "--budget", "4", "--space", str(space),
          "--results-dir", str(results), "--run", "own"],
-        ["export", str(run), "--no-baselines"],
+        ["export", str(run), "--no-baselines", "--max-epochs", "0"],
         ["predict", str(run / "best" / "model.keras"), "--houses", str(new), "--out",
          str(prices)],
     ]  # fmt: skip
@@ -202,7 +202,7 @@ def test_listings_search_export_and_predict_end_to_end_on_tensorflow(tmp_path):
     assert list(predicted.columns) == ["id", "area", "age", "neighbourhood", "predicted_price"]
     assert len(predicted) == 3 and (predicted["predicted_price"] > 0).all()
     # Text categories and JAX: refused up front, with the way out.
-    for argv in (["export", str(run), "--backend", "jax", "--no-baselines"],
+    for argv in (["export", str(run), "--backend", "jax", "--no-baselines", "--max-epochs", "0"],
                  ["search", "--dataset", str(listings / "listings.yaml"), "--backend", "jax",
                   "--budget", "4", "--dry-run", "--results-dir", str(results)]):  # fmt: skip
         with pytest.raises(SystemExit) as done:

@@ -9,6 +9,7 @@ import click
 
 from houses_tune.commands.options import backend_option, seed_option
 from houses_tune.errors import ExportError, PredictError
+from houses_tune.results.bag_stopping import BAG_EPOCHS, BAG_PATIENCE
 
 
 @click.command()
@@ -25,15 +26,15 @@ from houses_tune.errors import ExportError, PredictError
     "instead of the bag (for comparison only).",
 )  # fmt: skip
 @click.option(
-    "--max-epochs", type=click.IntRange(min=1), metavar="N",
+    "--max-epochs", type=click.IntRange(min=0), metavar="N",
     help="Train the bag's fold models again on the search's folds, each for at most N epochs "
-    "(or its trial's, if more) and stopped early by --patience, instead of shipping the "
-    "search's (and so the --cv pipeline).",
+    "(or its trial's, if more) and stopped early by --patience (and so the --cv pipeline); "
+    f"0 ships the search's own fold models.  [default: {BAG_EPOCHS}]",
 )  # fmt: skip
 @click.option(
     "--patience", type=click.IntRange(min=1), metavar="P",
-    help="With --max-epochs: stop each fold model when its validation score has not "
-    "improved for P epochs.  [default: 30]",
+    help="Stop each fold model --max-epochs trains when its validation score has not "
+    f"improved for P epochs.  [default: {BAG_PATIENCE}]",
 )  # fmt: skip
 @click.option(
     "--cv", type=click.IntRange(min=2), metavar="K",
@@ -78,10 +79,12 @@ def export(run, backend, no_baselines, **options) -> None:
     from houses_tune.backend import import_keras, use_backend
     from houses_tune.run import RunDir
 
-    if options["patience"] is not None and not options["max_epochs"]:
-        raise ExportError("--patience stops the fold models --max-epochs trains: pass both")
-    if options["patience"] is None:
-        del options["patience"]  # ExportOptions' default
+    if options["refit"] and options["max_epochs"]:
+        raise ExportError("--refit and --max-epochs ship different models: pass one")
+    if options["patience"] is not None and (options["refit"] or options["max_epochs"] == 0):
+        raise ExportError("--patience stops the fold models --max-epochs N trains: "
+                          "not with --refit or --max-epochs 0")  # fmt: skip
+    options = {k: v for k, v in options.items() if v is not None}  # ExportOptions' defaults
     record = RunDir(run)
     text = record.settings.get("dataset", {}).get("text_categories")
     if text and backend == "jax":
@@ -95,9 +98,7 @@ def export(run, backend, no_baselines, **options) -> None:
     from houses_tune.results.export import ExportOptions, export_run
     from houses_tune.results.report import baseline_score
 
-    result = export_run(
-        run, ExportOptions(baselines=not no_baselines, **{**options, "cv": options["cv"] or 0})
-    )
+    result = export_run(run, ExportOptions(baselines=not no_baselines, **options))
     summary = result.summary
     exported = summary["exported"]
     ids = ", ".join(t["id"] for t in exported["trials"])

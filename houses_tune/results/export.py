@@ -1,9 +1,10 @@
 """``houses-tune export``: ship the search's winner as one model, evaluated once on test.
 
-What is shipped is what the search scored: the fold models of the best configuration (or
-of the ``ensemble`` best), bagged into one ``model.keras`` that averages them in log-price
-space. With ``max_epochs`` those fold models are trained again on the same folds for longer
-first; ``refit=True`` ships the old fixed-epoch refit instead, for comparison. The work
+What is shipped is the configuration the search scored best (or the ``ensemble`` best):
+its fold models, trained again from fresh weights on the search's own folds for longer than
+the search's Hyperband rounds allowed (``max_epochs``; 0 ships the search's fold models as
+they are), bagged into one ``model.keras`` that averages them in log-price space.
+``refit=True`` ships the old fixed-epoch refit instead, for comparison. The work
 (baselines, cross-validation) happens first; then every file is written into a temporary
 folder beside the destination and renamed into place at the end, so an interrupted or
 failed export leaves no half-written result.
@@ -20,6 +21,7 @@ import pandas as pd
 
 from houses_tune.backend import installed
 from houses_tune.errors import ExportError
+from houses_tune.results.bag_stopping import BAG_EPOCHS, BAG_PATIENCE
 from houses_tune.results.staging import check_destination, staged_folder
 
 # model.keras and the SavedModel must agree this closely on the test houses.
@@ -38,7 +40,8 @@ class ExportOptions:
         refit: Ship a fixed-epoch refit on all search houses instead of the bag.
         max_epochs: Train the bag's fold models again, from fresh weights on the search's
             folds, for at most this many epochs (or the epochs the trial reached in the
-            search, if more), and so the pipeline ``cv`` scores; None: ship the search's.
+            search, if more), and so the pipeline ``cv`` scores; 0: ship the search's.
+            Ignored with ``refit``.
         patience: With ``max_epochs``: stop each of them when its validation score has not
             improved for this many epochs (it keeps its best weights).
         cv: When >= 2, also score the pipeline and every baseline on K folds.
@@ -58,8 +61,8 @@ class ExportOptions:
     trial_id: str | None = None
     ensemble: int = 1
     refit: bool = False
-    max_epochs: int | None = None
-    patience: int = 30
+    max_epochs: int = BAG_EPOCHS
+    patience: int = BAG_PATIENCE
     cv: int = 0
     seed: int = 0
     baselines: bool = True
@@ -68,6 +71,13 @@ class ExportOptions:
     baseline_workers: int | None = None
     allow_running: bool = False
     saved_model: bool = True
+
+    def stopping(self) -> tuple[int, int] | None:
+        """``(patience, epochs)`` of the bag's fold models; None: as the search trained them
+        (the bag is the search's, or a refit ships)."""
+        if self.refit or not self.max_epochs:
+            return None
+        return self.patience, self.max_epochs
 
 
 @dataclass
@@ -125,8 +135,6 @@ def export_run(
         raise ExportError(
             f"--cv must be between 2 and {len(houses)} (the houses), got {options.cv}"
         )
-    if options.refit and options.max_epochs:
-        raise ExportError("--refit and --max-epochs ship different models: pass one")
     seeds = [options.seed + i for i in range(options.baseline_seeds)]
     console = console or Console(stderr=True, highlight=False)
     networks = len(base.tutorials_for(houses))
@@ -145,7 +153,7 @@ def export_run(
             members = [
                 refit_member(hypermodel, t, splits.search, options.seed, progress) for t in chosen
             ]
-        elif stopping := _stopping(options):
+        elif stopping := options.stopping():
             patience, epochs = stopping
             members = train_members(
                 hypermodel, chosen, splits.fold_rows(), patience, options.seed, progress,
@@ -191,7 +199,7 @@ def export_run(
                 search=run_dir.search,
                 seed=options.seed,
                 refit=options.refit,
-                stopping=_stopping(options),
+                stopping=options.stopping(),
                 precision=run_dir.precision,
                 tutorials=options.baselines,
                 baseline_epochs=options.baseline_epochs,
@@ -236,21 +244,16 @@ def _planned_models(
     options: ExportOptions, chosen: list, folds: int, seeds: list, networks: int
 ) -> int:
     tutorials = networks * len(seeds) if options.baselines else 0
-    ours = len(chosen) * (1 if options.refit else folds if options.max_epochs else 0)
+    ours = len(chosen) * (1 if options.refit else folds if options.stopping() else 0)
     per_fold = len(chosen) * (1 if options.refit else folds) + (networks * options.baselines)
     return tutorials + ours + options.cv * per_fold
-
-
-def _stopping(options: ExportOptions) -> tuple[int, int] | None:
-    """``(patience, epochs)`` of the bag's fold models; None: as the search trained them."""
-    return (options.patience, options.max_epochs) if options.max_epochs else None
 
 
 def _exported_line(options: ExportOptions, chosen: list, members: list) -> str:
     ids = ", ".join(t.trial_id for t in chosen)
     if options.refit:
         return f"exporting a refit of trial {ids} on all search houses (for comparison)"
-    whose = "" if options.max_epochs else "the search's "
+    whose = "" if options.stopping() else "the search's "
     return (
         f"exporting a bag of {len(members)} {whose}fold models of "
         f"trial{'s' * (len(chosen) > 1)} {ids}"

@@ -64,6 +64,7 @@ def summarize(
     )
     ours = objective.errors(actual, table["predicted"])
     scored = [t for t in trials if t.score is not None]
+    stopping = options.stopping()
     return {
         "objective": objective.name,
         "run": str(run_dir.path),
@@ -72,9 +73,9 @@ def summarize(
             "kind": "refit" if options.refit else "bag",
             "members": len(members),
             # Who trained the bag: the search (as it scored it) or this export, for longer.
-            "trained_by": "export" if options.max_epochs or options.refit else "search",
-            "patience": options.patience if options.max_epochs else None,
-            "max_epochs": options.max_epochs,
+            "trained_by": "export" if stopping or options.refit else "search",
+            "patience": stopping[0] if stopping else None,
+            "max_epochs": stopping[1] if stopping else None,
             "best_epochs": [m.best_epoch for m in members],
             "epochs": [len(m.history.get("loss", [])) or None for m in members],
             "folds": run_dir.folds,

@@ -90,7 +90,7 @@ def test_a_backbone_search_on_tensorflow_exports_a_model_that_serves_photos_of_a
          str(results), "--backend", "tensorflow", "--space", str(space), "--budget", "4",
          "--run", "frozen"],
         # Export reloads model.keras (safe_mode) and the SavedModel and checks both agree.
-        ["export", str(run), "--no-baselines", "--backend", "tensorflow"],
+        ["export", str(run), "--no-baselines", "--max-epochs", "0", "--backend", "tensorflow"],
         ["predict", str(run / "best" / "model.keras"), "--houses", str(larger),
          "--out", str(prices)],
     ]  # fmt: skip

@@ -51,17 +51,19 @@ def run(tmp_path_factory, make_houses_folder) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(run):
-    """``export RUN --cv 2 --no-baselines`` -> (CLI result, folder); the tutorial networks'
-    part of an export is checked with stand-ins below."""
-    args = ["export", str(run), "--cv", "2", "--no-baselines"]
+    """``export RUN --cv 2 --no-baselines --max-epochs 0`` -> (CLI result, folder): the
+    search's fold models shipped; the tutorial networks' part of an export is checked with
+    stand-ins below, the bag trained again by the --max-epochs tests."""
+    args = ["export", str(run), "--cv", "2", "--no-baselines", "--max-epochs", "0"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return result, run / "best"
 
 
 def _quiet(**options) -> ExportOptions:
-    """No tutorial networks, no SavedModel: what most tests need, in seconds."""
-    return ExportOptions(baselines=False, saved_model=False, **options)
+    """No tutorial networks, no SavedModel, the search's fold models (none trained again):
+    what most tests need, in seconds."""
+    return ExportOptions(baselines=False, saved_model=False, **{"max_epochs": 0, **options})
 
 
 def test_export_writes_every_file_and_nothing_else(exported, run):
@@ -236,8 +238,9 @@ def _fake_tutorials(monkeypatch, run, tmp_path):
 
 def test_tutorial_networks_are_cross_validated_once_per_fold(run, tmp_path, monkeypatch):
     calls = _fake_tutorials(monkeypatch, run, tmp_path)
-    result = export_run(run, ExportOptions(out=tmp_path / "cv", cv=2, baseline_seeds=2,
-                                           baseline_workers=1, saved_model=False))  # fmt: skip
+    options = ExportOptions(out=tmp_path / "cv", cv=2, baseline_seeds=2, baseline_workers=1,
+                            saved_model=False, max_epochs=0)  # fmt: skip
+    result = export_run(run, options)
     # On the split: every network with seeds 0 and 1 (10 test houses); then once per fold.
     split = [(preset, seed, 10) for _, preset in TUTORIALS for seed in (0, 1)]
     folds = [(preset, 0, 20) for _ in (1, 2) for _, preset in TUTORIALS]
@@ -249,7 +252,7 @@ def test_tutorial_networks_are_cross_validated_once_per_fold(run, tmp_path, monk
 
 def test_a_second_export_reuses_the_tutorial_baselines(run, tmp_path, monkeypatch):
     calls = _fake_tutorials(monkeypatch, run, tmp_path)
-    options = ExportOptions(baseline_seeds=2, baseline_workers=1, saved_model=False)
+    options = ExportOptions(baseline_seeds=2, baseline_workers=1, saved_model=False, max_epochs=0)
     first = export_run(run, replace(options, out=tmp_path / "first"))
     assert len(calls) == 6
     again = export_run(run, replace(options, out=tmp_path / "again"))
@@ -334,7 +337,7 @@ def test_interrupted_export_leaves_no_partial_folder(run, exported, tmp_path, mo
     with monkeypatch.context() as patch:
         patch.setattr(saved_model, "write_saved_model", interrupt)
         with pytest.raises(KeyboardInterrupt):
-            export_run(run, ExportOptions(out=tmp_path / "fresh", baselines=False))
+            export_run(run, ExportOptions(out=tmp_path / "fresh", baselines=False, max_epochs=0))
     assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
 
     # At the last step, over an earlier export: that one survives untouched.
@@ -351,7 +354,7 @@ def test_interrupted_export_leaves_no_partial_folder(run, exported, tmp_path, mo
 def _export_process(run: Path, out: Path, python: list[str], saved_model: bool = False):
     saved = "--saved-model" if saved_model else "--no-saved-model"
     command = [*python, "-m", "houses_tune", "export", str(run), "--out", str(out),
-               "--no-baselines", saved]  # fmt: skip
+               "--no-baselines", "--max-epochs", "0", saved]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
@@ -448,6 +451,30 @@ def test_a_run_whose_search_still_runs_is_refused_unless_allowed(run, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("args", "stopping"),
+    [
+        ([], (30, 100)),  # what a plain `houses-tune export RUN` ships: the bag trained again
+        (["--max-epochs", "200", "--patience", "40"], (40, 200)),
+        (["--max-epochs", "0"], None),  # the search's fold models
+        (["--refit"], None),
+    ],
+)
+def test_export_trains_the_bag_again_unless_told_not_to(run, monkeypatch, args, stopping):
+    from houses_tune.results import export as export_module
+
+    asked = []
+
+    def record(run, options):
+        asked.append(options)
+        raise ExportError("recorded")  # the training itself is tested above
+
+    monkeypatch.setattr(export_module, "export_run", record)
+    result = CliRunner().invoke(cli, ["export", str(run), *args])
+    assert result.exit_code == 2 and "recorded" in result.output
+    assert asked[0].stopping() == stopping
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--trial", "9999"], "no trial '9999'"),
@@ -455,7 +482,9 @@ def test_a_run_whose_search_still_runs_is_refused_unless_allowed(run, tmp_path):
         (["--cv", "1000"], "--cv must be between 2 and 40"),
         (["--baseline-seeds", "0"], "'--baseline-seeds': 0 is not in the range x>=1"),
         (["--ensemble", "0"], "'--ensemble': 0 is not in the range x>=1"),
-        (["--patience", "5"], "--patience stops the fold models --max-epochs trains"),
+        (["--max-epochs", "0", "--patience", "5"], "not with --refit or --max-epochs 0"),
+        (["--refit", "--patience", "5"], "not with --refit or --max-epochs 0"),
+        (["--max-epochs", "-1"], "'--max-epochs': -1 is not in the range x>=0"),
         (["--refit", "--max-epochs", "50"], "--refit and --max-epochs ship different models"),
     ],
 )
@@ -544,12 +573,9 @@ def test_tutorial_baselines_are_scored_by_their_median_over_seeds(run, tmp_path,
 
     monkeypatch.setattr(baselines, "tutorial_prices", fake_tutorial)
     monkeypatch.setenv("HOUSES_TUNE_CACHE", str(tmp_path / "fresh-cache"))  # train them all
-    result = export_run(
-        run,
-        ExportOptions(
-            out=tmp_path / "out", seed=5, baseline_epochs=1, baseline_workers=1, saved_model=False
-        ),
-    )
+    options = ExportOptions(out=tmp_path / "out", seed=5, baseline_epochs=1, baseline_workers=1,
+                            saved_model=False, max_epochs=0)  # fmt: skip
+    result = export_run(run, options)
     assert calls == [(preset, seed) for _, preset in TUTORIALS for seed in (5, 6, 7)]
     metrics = json.loads((result.out / "metrics.json").read_text())
     ours = metrics["test"]["mape"]
