@@ -4,8 +4,9 @@ Takes a finished run and scores configurations of it (the best, or ``--trials``)
 ``export --cv`` scores the pipeline: on the export's 5 outer folds, each configuration
 trained once per inner fold and bagged, with each stopping rule side by side on the same
 folds and seeds. ``search`` is the search's rule (its patience, at most the epochs the
-trial reached in its Hyperband round: what ``export`` ships by default); ``P:N`` is
-export's (patience P, at most N epochs, or the trial's if more). Not a test: run it by
+trial reached in its Hyperband round: what ``export --max-epochs 0`` ships); ``P:N`` is
+export's (patience P, at most N epochs, or the trial's if more; export's default is 30:100).
+The change is against the first rule given. Not a test: run it by
 hand, e.g.
 
     houses-tune search --dataset "Houses Dataset/" --space mlp --budget 1500 --seed 1 \\
@@ -52,7 +53,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, load {load:.2f} at the "
           f"start; run {args.run}; {args.cv} outer folds; seeds 0..{args.seeds - 1}; the search's "
           f"patience {patience}")  # fmt: skip
-    print(f"{'trial':>6} {'epochs':>6} {'rule':>7} {'CV mean ± std':>15}  {'vs search':>15}  "
+    versus = f"vs {args.rules[0]}"
+    print(f"{'trial':>6} {'epochs':>6} {'rule':>7} {'CV mean ± std':>15}  {versus:>15}  "
           "per seed (mean over folds)")  # fmt: skip
     for trial in trials:
         scores = {}  # rule -> [seed][fold]

@@ -1,12 +1,12 @@
 """The networks an export ships: the fold models of the chosen trials, or a refit.
 
 The search already trained every configuration once per fold, each fold model stopped
-early on its own validation rows; those are what the search scored, so they are what the
-export bags by default (``load_members``). The same pipeline, trained anew on other rows,
-is what export's cross-validation scores (``train_members``), which with ``--max-epochs``
-also trains the bag that ships, on the search's folds, for longer than the search's
-Hyperband rounds allowed. The fixed-epoch refit of one configuration on all search rows is
-kept for comparison (``refit_member``).
+early on its own validation rows, but cut short by its Hyperband round. So export trains
+the chosen configurations once per fold again, for longer, and ships that bag
+(``train_members``, on the search's folds); the same function trains the pipeline that
+export's cross-validation scores, on other rows. ``--max-epochs 0`` bags the search's own
+fold models instead (``load_members``). The fixed-epoch refit of one configuration on all
+search rows is kept for comparison (``refit_member``).
 """
 
 from __future__ import annotations
