@@ -4,7 +4,7 @@ Each outer fold (``KFold(K, shuffle=True, random_state=seed)`` over all the hous
 zip filter) holds out its test houses; the exported pipeline is trained anew on the others
 exactly as the search trained it, or as export trained the bag it ships when that trained
 its own (the chosen configurations, one model per inner fold, each stopped early on its
-own rows, bagged, in the search's precision), and so is every baseline. The tutorial
+own rows, bagged, in the precision of the models shipped), and so is every baseline. The tutorial
 networks train once per outer fold (with ``seed``): the spread over folds shows their
 instability, and their results are cached like the split's.
 """
@@ -72,8 +72,9 @@ def cross_validate(
         refit: Score the fixed-epoch refit pipeline instead of the bag.
         stopping: ``(patience, epochs)`` of each fold model of the bag (``train_members``);
             None: the search's patience and each trial's epochs.
-        precision: The dtype policy the pipeline trains and predicts with (the search's;
-            the baselines keep float32, as their cache assumes).
+        precision: The dtype policy the pipeline trains and predicts with (that of the
+            shipped models, ``ExportOptions.precision``; the baselines keep float32, as their
+            cache assumes).
         tutorials: Also the tutorial networks.
         baseline_epochs: Epochs of each tutorial network.
         baseline_workers: Tutorial networks trained at once (``train_tutorials``).

@@ -79,6 +79,12 @@ class ExportOptions:
             return None
         return self.patience, self.max_epochs
 
+    def precision(self, searched: str) -> str:
+        """The dtype policy ``--cv`` trains the pipeline in: that of the models shipped
+        (the search's fold models were trained in ``searched``; a bag trained again or a
+        refit export trains in float32, as the model it ships computes)."""
+        return "float32" if self.refit or self.max_epochs else searched
+
 
 @dataclass
 class ExportResult:
@@ -200,7 +206,7 @@ def export_run(
                 seed=options.seed,
                 refit=options.refit,
                 stopping=options.stopping(),
-                precision=run_dir.precision,
+                precision=options.precision(run_dir.precision),
                 tutorials=options.baselines,
                 baseline_epochs=options.baseline_epochs,
                 baseline_workers=options.baseline_workers,

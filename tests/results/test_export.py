@@ -411,10 +411,13 @@ def test_a_read_only_folder_is_one_line_and_leaves_nothing(run, tmp_path, plain_
     assert list(folder.iterdir()) == []
 
 
-def test_cross_validation_trains_in_the_searchs_precision(run, tmp_path, monkeypatch):
+def test_cross_validation_trains_in_the_precision_of_the_models_shipped(run, tmp_path, monkeypatch):
+    """After a --mixed-precision search, --cv trains in its precision when the search's fold
+    models ship, and in float32 when export trains the bag again or refits (as it ships)."""
     import shutil
 
     from houses_tune.results import crossval
+    from houses_tune.tuner.devices import list_gpus
 
     copy = tmp_path / "mixed"
     shutil.copytree(run, copy)
@@ -430,12 +433,12 @@ def test_cross_validation_trains_in_the_searchs_precision(run, tmp_path, monkeyp
         raise Stop
 
     monkeypatch.setattr(crossval, "cross_validate", spy)
-    for search, out in ((copy, "a"), (run, "b")):
+    exports = [(copy, {}), (run, {}), (copy, {"max_epochs": 2}), (copy, {"refit": True})]
+    for index, (search, options) in enumerate(exports):
         with pytest.raises(Stop):
-            export_run(search, _quiet(out=tmp_path / out, cv=2))
-    from houses_tune.tuner.devices import list_gpus
-
-    assert asked == ["mixed_float16" if list_gpus() else "mixed_bfloat16", "float32"]
+            export_run(search, _quiet(out=tmp_path / str(index), cv=2, **options))
+    searched = "mixed_float16" if list_gpus() else "mixed_bfloat16"
+    assert asked == [searched, "float32", "float32", "float32"]
 
 
 def test_a_run_whose_search_still_runs_is_refused_unless_allowed(run, tmp_path):
