@@ -4,9 +4,9 @@ Each outer fold (``KFold(K, shuffle=True, random_state=seed)`` over all the hous
 zip filter) holds out its test houses; the exported pipeline is trained anew on the others
 exactly as the search trained it, or as export trained the bag it ships when that trained
 its own (the chosen configurations, one model per inner fold, each stopped early on its
-own rows, bagged, in the precision of the models shipped), and so is every baseline. The tutorial
-networks train once per outer fold (with ``seed``): the spread over folds shows their
-instability, and their results are cached like the split's.
+own rows, bagged, in the precision of the models shipped), and so is every baseline. The
+tutorial networks train once per outer fold (with ``seed``): the spread over folds shows
+their instability, and their results are cached like the split's.
 """
 
 from __future__ import annotations
