@@ -16,6 +16,7 @@ the targets met or missed. Not a test: run it by hand, e.g.
     python benchmarks/quality.py --results-dir runs --reuse   # export runs kept earlier
     python benchmarks/quality.py --seeds 0 --ensembles 1 3    # one search, two exports
     python benchmarks/quality.py --bag-epochs 0 100   # the search's bag and the default
+    python benchmarks/quality.py --candidates 1 5     # shipped as ranked, or the best of 5
     python benchmarks/quality.py --seeds 0 --reference-minutes 26.5   # like for like
 
 The time target compares the search plus the first export with today's single-split
@@ -50,11 +51,12 @@ TARGETS = {"test": 18.5, "cv": 21.5, "folds_won": 4, "spread": 2.0, "minutes": 2
 
 
 class Row(NamedTuple):
-    """One search seed and ``--ensemble``: wall seconds of each command, and the metrics."""
+    """One search seed and export: wall seconds of each command, and the metrics."""
 
     seed: int
     ensemble: int
     epochs: int  # export --max-epochs (0: the search's fold models)
+    candidates: int  # export --candidates
     searched: float
     exported: float
     crossed: float  # the export --cv after the first export
@@ -115,6 +117,15 @@ def main() -> None:
         "export's default)",
     )
     parser.add_argument(
+        "--candidates",
+        type=int,
+        nargs="+",
+        default=[1],
+        metavar="N",
+        help="export each search once per N, side by side, with --candidates N: the best "
+        "of the N best configurations' bags trained again (default: 1, export's default)",
+    )
+    parser.add_argument(
         "--reference-minutes",
         type=float,
         default=TARGETS["minutes"],
@@ -141,11 +152,12 @@ def main() -> None:
                 searched = json.loads((run / "run.json").read_text())["timing"]["elapsed_s"]
             else:
                 searched = _timed(search, results / f"{run.name}-search.log")
-            for n, epochs in [(n, e) for n in args.ensembles for e in args.bag_epochs]:
+            for n, epochs, pool in _exports(args):
                 name = "best" + f"-ensemble-{n}" * (n > 1) + f"-epochs-{epochs}"
+                name += f"-candidates-{pool}" * (pool > 1)
                 out = run / name
                 export = [*tune, "export", str(run), "--ensemble", str(n), "--out", str(out),
-                          "--max-epochs", str(epochs)]  # fmt: skip
+                          "--max-epochs", str(epochs), "--candidates", str(pool)]  # fmt: skip
                 if args.no_baselines:
                     export.append("--no-baselines")
                 exported = _timed(export, results / f"{run.name}-{name}.log")
@@ -153,8 +165,10 @@ def main() -> None:
                 crossed = _timed([*export, "--cv", str(args.cv)],
                                  results / f"{run.name}-{name}-cv.log")  # fmt: skip
                 metrics = json.loads((out / "metrics.json").read_text())
-                rows.append(Row(seed, n, epochs, searched, exported, crossed, trained, metrics))
-                print(f"seed {seed}, ensemble {n}, bag epochs {epochs}: search "
+                rows.append(
+                    Row(seed, n, epochs, pool, searched, exported, crossed, trained, metrics)
+                )
+                print(f"seed {seed}, ensemble {n}, bag epochs {epochs}, candidates {pool}: search "
                       f"{searched / 60:.1f} min, export {exported / 60:.1f} min, export --cv "
                       f"{crossed / 60:.1f} min, test {metrics['test']['mape']:.2f}%",
                       file=sys.stderr, flush=True)  # fmt: skip
@@ -170,7 +184,7 @@ def main() -> None:
           "were not cached yet); --cv: the `export --cv` after it")  # fmt: skip
     print(f"\n{'seed':>4} {'search':>8} {'export':>8} {'--cv':>8} {'trials':>7} {'exported':>22} "
           f"{'test MAPE':>10} {'CV MAPE':>15} {'vs ridge':>9}  baselines")  # fmt: skip
-    for seed, _, epochs, searched, exported, crossed, trained, m in rows:
+    for seed, _, epochs, _, searched, exported, crossed, trained, m in rows:
         cv = m["cv"]["models"]["exported model"]
         what = f"{m['exported']['members']} models of {m['exported']['trials'][0]['id']}"
         what += f" ({epochs} ep)" if epochs else ""
@@ -179,17 +193,37 @@ def main() -> None:
               f"{m['trials']['total']:>7} {what:>22} {m['test']['mape']:9.2f}% "
               f"{cv['score_mean']:8.2f} ± {cv['score_std']:4.2f} {won:>9}  "
               f"{trained} trained")  # fmt: skip
+    for row in rows:
+        if ranking := row.metrics["exported"].get("candidates"):
+            print(f"seed {row.seed}, candidates (validation MAPE: search -> bag trained again): "
+                  + ", ".join(f"{c['id']} {c['search_score']:.2f} -> {_number(c['bag_score'])}"
+                              + " (shipped)" * c["shipped"] for c in ranking))  # fmt: skip
     print("\nbaselines, same rows and folds (test MAPE; CV mean ± std):")
     for label, baseline in first["baselines"].items():
         cv = first["cv"]["models"].get(label)
         cv_text = f"{cv['score_mean']:.2f} ± {cv['score_std']:.2f}" if cv else "-"
         print(f"  {label:<32} {baseline['test_score']:8.2f}%   {cv_text}")
     for row in rows:
-        print(f"\nverdict (seed {row.seed}, ensemble {row.ensemble}, bag epochs {row.epochs}): "
-              f"{row.metrics['verdict']['sentence']}")  # fmt: skip
-    for n, epochs in [(n, e) for n in args.ensembles for e in args.bag_epochs]:
-        same = [row for row in rows if (row.ensemble, row.epochs) == (n, epochs)]
-        _check(same, f"ensemble {n}, bag epochs {epochs}", args.reference_minutes)
+        print(f"\nverdict (seed {row.seed}, {_label(row.ensemble, row.epochs, row.candidates)}):"
+              f" {row.metrics['verdict']['sentence']}")  # fmt: skip
+    for export in _exports(args):
+        same = [row for row in rows if (row.ensemble, row.epochs, row.candidates) == export]
+        _check(same, _label(*export), args.reference_minutes)
+
+
+def _exports(args) -> list[tuple[int, int, int]]:
+    """``(--ensemble, --max-epochs, --candidates)`` of every export of a search (candidates
+    are bags trained again: none with --max-epochs 0)."""
+    every = [(n, e, c) for n in args.ensembles for e in args.bag_epochs for c in args.candidates]
+    return [(n, e, c) for n, e, c in every if e or c <= n]
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _label(ensemble: int, epochs: int, candidates: int) -> str:
+    return f"ensemble {ensemble}, bag epochs {epochs}, candidates {candidates}"
 
 
 def _baselines_trained(metrics: Path) -> int:

@@ -21,6 +21,12 @@ from houses_tune.results.bag_stopping import BAG_EPOCHS, BAG_PATIENCE
     help="Bag the fold models of the N best configurations (with the same photo size).",
 )  # fmt: skip
 @click.option(
+    "--candidates", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+    help="Train the bags of the N best configurations again (as --max-epochs trains) and "
+    "ship the best of them (the --ensemble best) by their validation score on the "
+    "search's folds.",
+)  # fmt: skip
+@click.option(
     "--refit", is_flag=True,
     help="Ship one model refit on all search houses for the trial's best epoch count "
     "instead of the bag (for comparison only).",

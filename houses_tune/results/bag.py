@@ -33,6 +33,7 @@ class Member:
         history: Per-epoch logs of its training (empty when loaded from the search).
         best_epoch: The epoch of its best validation score, whose weights it keeps (None
             for a refit and when loaded from the search).
+        score: That best validation score on its fold (None for a refit).
     """
 
     network: object
@@ -42,6 +43,7 @@ class Member:
     fold: int
     history: dict
     best_epoch: int | None = None
+    score: float | None = None
 
 
 def hyperparameters(trial):
@@ -67,8 +69,9 @@ def load_members(run, trials: list, hypermodel, splits) -> list[Member]:
                 network, fold_weights(run.tuner_dir / f"trial_{trial.trial_id}", fold.fold)
             )
             members.append(
-                Member(network, hp, hypermodel.target(hp), trial.trial_id, fold.fold, {})
-            )
+                Member(network, hp, hypermodel.target(hp), trial.trial_id, fold.fold, {},
+                       score=fold.score)
+            )  # fmt: skip
     return members
 
 
@@ -89,7 +92,7 @@ def train_members(
         )
         members += [
             Member(net, hp, hypermodel.target(hp), trial.trial_id, result.fold, result.history,
-                   result.best_epoch)
+                   result.best_epoch, result.score)
             for net, result in trained
         ]  # fmt: skip
     return members

@@ -3,7 +3,9 @@
 What is shipped is the configuration the search scored best (or the ``ensemble`` best):
 its fold models, trained again from fresh weights on the search's own folds for longer than
 the search's Hyperband rounds allowed (``max_epochs``; 0 ships the search's fold models as
-they are), bagged into one ``model.keras`` that averages them in log-price space.
+they are), bagged into one ``model.keras`` that averages them in log-price space. With
+``candidates`` the bags of that many best configurations are trained so, and the best of
+them by their validation scores on those folds ships (``candidates.py``).
 ``refit=True`` ships the old fixed-epoch refit instead, for comparison. The work
 (baselines, cross-validation) happens first; then every file is written into a temporary
 folder beside the destination and renamed into place at the end, so an interrupted or
@@ -37,6 +39,9 @@ class ExportOptions:
         out: Export folder; default ``<run>/best``. Replaced as a whole if it exists.
         trial_id: Export this trial instead of the best.
         ensemble: Bag the fold models of this many best configurations.
+        candidates: Train the bags of this many best configurations and ship the
+            ``ensemble`` best of them by their validation scores on the search's folds
+            (needs ``max_epochs``; at most ``ensemble``: the search's ranking decides).
         refit: Ship a fixed-epoch refit on all search houses instead of the bag.
         max_epochs: Train the bag's fold models again, from fresh weights on the search's
             folds, for at most this many epochs (or the epochs the trial reached in the
@@ -60,6 +65,7 @@ class ExportOptions:
     out: Path | None = None
     trial_id: str | None = None
     ensemble: int = 1
+    candidates: int = 1
     refit: bool = False
     max_epochs: int = BAG_EPOCHS
     patience: int = BAG_PATIENCE
@@ -114,6 +120,7 @@ def export_run(
     from houses_tune.data import ModelData
     from houses_tune.results import baselines as base
     from houses_tune.results.bag import load_members, refit_member, train_members
+    from houses_tune.results.candidates import best_candidates
     from houses_tune.results.choose import choose_trials
     from houses_tune.results.progress import ExportProgress
     from houses_tune.results.serving import build_serving_model
@@ -121,6 +128,7 @@ def export_run(
     from houses_tune.search_spaces import HousesHyperModel
 
     started = time.perf_counter()
+    candidates = []
     run_dir = RunDir(run)
     out = Path(options.out) if options.out is not None else run_dir.path / "best"
     check_destination(out)
@@ -130,7 +138,8 @@ def export_run(
             f"{run_dir.path}: its search is still running ({len(trials)} trials so far); "
             "wait for it to end, or pass --allow-running to export the best trial so far"
         )
-    chosen = choose_trials(trials, options.trial_id, options.ensemble)
+    _check_candidates(options)
+    chosen = choose_trials(trials, options.trial_id, max(options.ensemble, options.candidates))
     if options.saved_model and not installed("tensorflow"):
         raise ExportError(
             "the SavedModel needs TensorFlow, which is not installed: install it, or pass "
@@ -161,10 +170,20 @@ def export_run(
             ]
         elif stopping := options.stopping():
             patience, epochs = stopping
-            members = train_members(
-                hypermodel, chosen, splits.fold_rows(), patience, options.seed, progress,
-                epochs=epochs,
-            )  # fmt: skip
+
+            def train(trials: list) -> list:
+                return train_members(
+                    hypermodel, trials, splits.fold_rows(), patience, options.seed, progress,
+                    epochs=epochs,
+                )  # fmt: skip
+
+            if len(chosen) > options.ensemble:
+                progress.log(_candidates_line(chosen))
+                chosen, members, candidates = best_candidates(train, chosen, options.ensemble)
+                for line in _ranking_lines(candidates, hypermodel.objective):
+                    progress.log(line)
+            else:
+                members = train(chosen)
         else:
             members = load_members(run_dir, chosen, hypermodel, splits)
         progress.log(_exported_line(options, chosen, members))
@@ -239,6 +258,7 @@ def export_run(
             cv,
             difference,
             export_seconds=time.perf_counter() - started,
+            candidates=candidates,
         )
         from houses_tune.results.report import write_report
 
@@ -251,8 +271,33 @@ def _planned_models(
 ) -> int:
     tutorials = networks * len(seeds) if options.baselines else 0
     ours = len(chosen) * (1 if options.refit else folds if options.stopping() else 0)
-    per_fold = len(chosen) * (1 if options.refit else folds) + (networks * options.baselines)
+    shipped = min(len(chosen), options.ensemble)  # --candidates ships the best of chosen
+    per_fold = shipped * (1 if options.refit else folds) + (networks * options.baselines)
     return tutorials + ours + options.cv * per_fold
+
+
+def _check_candidates(options: ExportOptions) -> None:
+    if options.candidates <= options.ensemble:
+        return
+    if options.trial_id is not None:
+        raise ExportError("--candidates chooses among the best trials: not with --trial")
+    if not options.stopping():
+        raise ExportError(
+            "--candidates compares the bags export trains: not with --refit or --max-epochs 0"
+        )
+
+
+def _candidates_line(trials: list) -> str:
+    ids = ", ".join(t.trial_id for t in trials)
+    return f"training the bags of trials {ids} to choose by their validation scores"
+
+
+def _ranking_lines(candidates: list, objective) -> list[str]:
+    return [
+        f"  trial {c.trial.trial_id}: {objective.format(c.score)} trained again "
+        f"(search {objective.format(c.trial.score)})"
+        for c in candidates
+    ]
 
 
 def _exported_line(options: ExportOptions, chosen: list, members: list) -> str:

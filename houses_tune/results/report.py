@@ -144,6 +144,15 @@ def context(summary: dict, images: dict[str, bytes]) -> dict:
             }
             for t in exported["trials"]
         ],
+        "candidates": [
+            [
+                c["id"],
+                objective.format(c["search_score"]),
+                objective.format(c["bag_score"]),
+                "shipped" if c["shipped"] else "",
+            ]
+            for c in exported.get("candidates", [])
+        ],
         "top_trials": [
             [
                 t["id"],
@@ -211,6 +220,11 @@ def _lead(summary: dict) -> str:
                 f"not improved for {exported['patience']} epochs (at most "
                 f"{exported['max_epochs']}), averaged {space}"
             )
+            if candidates := exported.get("candidates"):
+                what += (
+                    f", the best by that validation {_objective(summary).label} of the bags "
+                    f"of the {len(candidates)} best trials, trained so (Candidates below)"
+                )
         else:
             what = (
                 f"a bag of the {exported['members']} fold models the search trained for trial "

@@ -22,6 +22,7 @@ def summarize(
     cv,
     saved_model_difference,
     export_seconds,
+    candidates=(),
 ) -> dict:
     """Assemble metrics.json.
 
@@ -41,6 +42,7 @@ def summarize(
         saved_model_difference: Largest relative difference of model.keras (and the
             SavedModel) from the trained model on the test houses.
         export_seconds: Wall time of the export so far.
+        candidates: With ``--candidates``: every ``Candidate`` trained, best first.
     """
     import keras
 
@@ -80,6 +82,16 @@ def summarize(
             "epochs": [len(m.history.get("loss", [])) or None for m in members],
             "folds": run_dir.folds,
             "trials": [trial_summary(t) for t in chosen],
+            # With --candidates: the configurations whose bags were trained to choose from.
+            "candidates": [
+                {
+                    "id": str(c.trial.trial_id),
+                    "search_score": c.trial.score,
+                    "bag_score": c.score,
+                    "shipped": c.trial in chosen,
+                }
+                for c in candidates
+            ],
         },
         "seed": options.seed,
         "test": test,

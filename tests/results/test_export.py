@@ -85,7 +85,7 @@ def test_the_model_is_the_bag_of_the_best_trials_fold_models(exported, run):
     assert metrics["exported"] == {
         "kind": "bag", "members": 3, "folds": 3, "trained_by": "search", "patience": None,
         "max_epochs": None, "best_epochs": [None] * 3, "epochs": [None] * 3,
-        "trials": [metrics["top_trials"][0]],
+        "trials": [metrics["top_trials"][0]], "candidates": [],
     }  # fmt: skip
     assert metrics["exported"]["trials"][0]["id"] == trial.trial_id
     predictions = pd.read_csv(best / "predictions.csv")
@@ -320,6 +320,70 @@ def test_ensemble_bags_the_fold_models_of_the_best_configurations(run, tmp_path)
     assert len(serving.members(model)) == 6
 
 
+def test_candidates_ship_the_configuration_whose_bag_trained_again_scores_best(
+    run, tmp_path, monkeypatch
+):
+    """--candidates 2 trains both configurations' bags and ships the one whose fold models
+    score best on their validation rows, even against the search's ranking: here the scores
+    of the bags are set so that the search's second trial wins."""
+    from rich.console import Console
+
+    from houses_tune.results import bag
+
+    first, second = (t.trial_id for t in RunDir(run).trials()[:2])
+    trained = bag.train_members
+
+    def scored_against_the_search(hypermodel, trials, *args, **kwargs):
+        members = trained(hypermodel, trials, *args, **kwargs)
+        for member in members:
+            member.score = {first: 30.0, second: 20.0}[member.trial_id] + member.fold
+        return members
+
+    monkeypatch.setattr(bag, "train_members", scored_against_the_search)
+    stderr = io.StringIO()
+    result = export_run(run, _quiet(out=tmp_path / "chosen", max_epochs=3, patience=2,
+                                    candidates=2, cv=2),
+                        console=Console(file=stderr, width=300))  # fmt: skip
+    exported = result.summary["exported"]
+    assert [t["id"] for t in exported["trials"]] == [second] and exported["members"] == 3
+    assert [(c["id"], c["bag_score"], c["shipped"]) for c in exported["candidates"]] == [
+        (second, 22.0, True), (first, 32.0, False),
+    ]  # fmt: skip
+    assert [c["search_score"] for c in exported["candidates"]] == [
+        t.score for t in sorted(RunDir(run).trials()[:2], key=lambda t: t.trial_id != second)
+    ]
+    model = serving.load_exported_model(result.out / "model.keras")
+    assert len(serving.members(model)) == 3
+    # Both bags trained once (the shipped one is not trained a third time), then --cv trains
+    # the chosen configuration only: 3 inner fold models in each of 2 outer folds.
+    lines = [line for line in stderr.getvalue().splitlines() if line.startswith("model ")]
+    assert len(lines) == 12 and lines[-1].startswith("model 12/12: ")
+    assert f"trial {second}: 22.00% trained again" in stderr.getvalue()
+    report = (result.out / "report.md").read_text()
+    assert "## Candidates" in report and "the bags of the 2 best trials" in report
+
+
+def test_candidates_choose_by_the_bags_score_and_rank_a_diverged_bag_last():
+    from houses_tune.results.bag import Member
+    from houses_tune.results.candidates import best_candidates
+
+    scores = {"a": [22.0, 24.0], "b": [21.0, 22.0], "c": [20.0, float("nan")], "d": [23.0, 22.0]}
+
+    def train(trials):
+        (trial,) = trials
+        return [Member(None, None, None, trial, f, {}, score=s)
+                for f, s in enumerate(scores[trial], start=1)]  # fmt: skip
+
+    chosen, members, ranked = best_candidates(train, ["a", "b", "c", "d"], keep=2)
+    assert chosen == ["b", "d"] and [m.trial_id for m in members] == ["b", "b", "d", "d"]
+    assert [(c.trial, c.score) for c in ranked] == [
+        ("b", 21.5),
+        ("d", 22.5),
+        ("a", 23.0),
+        ("c", None),
+    ]
+
+
 def test_refit_ships_one_model_for_comparison(run, tmp_path):
     result = export_run(run, _quiet(out=tmp_path / "refit", refit=True))
     assert result.summary["exported"]["kind"] == "refit"
@@ -489,6 +553,10 @@ def test_export_trains_the_bag_again_unless_told_not_to(run, monkeypatch, args, 
         (["--refit", "--patience", "5"], "not with --refit or --max-epochs 0"),
         (["--max-epochs", "-1"], "'--max-epochs': -1 is not in the range x>=0"),
         (["--refit", "--max-epochs", "50"], "--refit and --max-epochs ship different models"),
+        (["--candidates", "0"], "'--candidates': 0 is not in the range x>=1"),
+        (["--candidates", "2", "--max-epochs", "0"], "not with --refit or --max-epochs 0"),
+        (["--candidates", "2", "--refit"], "not with --refit or --max-epochs 0"),
+        (["--candidates", "2", "--trial", "1"], "--candidates chooses among the best trials"),
     ],
 )
 def test_bad_arguments_fail_in_one_line(run, args, message):
